@@ -1,0 +1,29 @@
+import { readMigrationFiles } from './server/db/migration-files'
+
+export default defineNuxtConfig({
+  compatibilityDate: '2026-11-01',
+  srcDir: '.',
+  modules: ['@pinia/nuxt', '@vueuse/nuxt'],
+  devtools: { enabled: false },
+  telemetry: false,
+  runtimeConfig: {
+    /** NUXT_DATA_DIR: the SQLite file and generated secrets. */
+    dataDir: '.data',
+    /** NUXT_STREAMS_TOKEN: bearer token for protocol writes; generated into the data dir when empty. */
+    streamsToken: '',
+    /** NUXT_STREAMS_AUTH=off disables the write check (conformance runs, local benchmarks). */
+    streamsAuth: 'on',
+    streamsLongPollTimeoutMs: 30_000,
+    streamsSseMaxSeconds: 60,
+    streamsReadChunkBytes: 256 * 1024,
+    streamsMaxAppendBytes: 4 * 1024 * 1024,
+    streamsCorsOrigin: '*',
+    /** NUXT_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */
+    sqliteSynchronous: 'normal',
+  },
+  nitro: {
+    virtual: {
+      '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
+    },
+  },
+})

@@ -1,0 +1,66 @@
+import { blob, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+/**
+ * One row per stream incarnation. A path that is deleted and created again gets a new id, so
+ * offsets, ETags and waiters of the old stream can never leak into the new one.
+ * Positions are byte counts for byte streams and message counts for JSON streams.
+ */
+export const streams = sqliteTable('streams', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  path: text('path').notNull(),
+  contentType: text('content_type').notNull(),
+  ttlSeconds: integer('ttl_seconds'),
+  expiresAt: integer('expires_at'),
+  lastAccessAt: integer('last_access_at').notNull(),
+  createdAt: integer('created_at').notNull(),
+  /** Position after the last byte/message: where the next append lands. */
+  tailPos: integer('tail_pos').notNull().default(0),
+  /** Earliest position still retained (raised by retention). */
+  headPos: integer('head_pos').notNull().default(0),
+  closed: integer('closed', { mode: 'boolean' }).notNull().default(false),
+  lastStreamSeq: text('last_stream_seq'),
+  forkedFromId: integer('forked_from_id'),
+  forkedFromPath: text('forked_from_path'),
+  /** Divergence position: positions below it are read from the source. */
+  forkPos: integer('fork_pos'),
+  /** The fork offset as requested (null when it defaulted to the source tail), for idempotent PUTs. */
+  forkRequestedOffset: text('fork_requested_offset'),
+  forkSubOffset: integer('fork_sub_offset').notNull().default(0),
+  /** Number of live forks reading through this stream. */
+  refCount: integer('ref_count').notNull().default(0),
+  softDeleted: integer('soft_deleted', { mode: 'boolean' }).notNull().default(false),
+}, table => [
+  uniqueIndex('streams_path_unique').on(table.path),
+])
+
+/**
+ * Stream data. Byte streams store one row per append; JSON streams one row per flattened message.
+ * `appendEnd` is the end position of the append that wrote the row: the "next data boundary"
+ * that a fork sub-offset may not cross.
+ */
+export const messages = sqliteTable('messages', {
+  streamId: integer('stream_id').notNull(),
+  startPos: integer('start_pos').notNull(),
+  endPos: integer('end_pos').notNull(),
+  appendEnd: integer('append_end').notNull(),
+  data: blob('data', { mode: 'buffer' }).notNull(),
+  createdAt: integer('created_at').notNull(),
+}, table => [
+  primaryKey({ columns: [table.streamId, table.endPos] }),
+])
+
+/** Idempotent producer state, committed in the same transaction as the data it accepted. */
+export const producers = sqliteTable('producers', {
+  streamId: integer('stream_id').notNull(),
+  producerId: text('producer_id').notNull(),
+  epoch: integer('epoch').notNull(),
+  lastSeq: integer('last_seq').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+}, table => [
+  primaryKey({ columns: [table.streamId, table.producerId] }),
+])
+
+export type StreamRow = typeof streams.$inferSelect
+export type NewStreamRow = typeof streams.$inferInsert
+export type MessageRow = typeof messages.$inferSelect
+export type ProducerRow = typeof producers.$inferSelect

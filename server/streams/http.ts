@@ -1,0 +1,356 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { readBody } from './body'
+import { isTextContentType } from './content-type'
+import { nextCursor } from './cursor'
+import { StreamError, badRequest } from './errors'
+import type { StreamErrorCode } from './errors'
+import { formatOffset } from './offsets'
+import { header, parseExpiry, parseFork, parseProducer, parseReadQuery, parseStreamSeq, wantsClose } from './request'
+import type { ReadQuery } from './request'
+import { SseConnection } from './sse'
+import type { SseOptions } from './sse'
+import type { ReadResult, StreamChange, StreamInfo, StreamStore } from './store'
+
+export interface StreamHttpOptions {
+  /** URL prefix of every stream, e.g. `/v1/stream/`. */
+  basePath: string
+  longPollTimeoutMs: number
+  /** Largest catch-up response body; larger reads are paginated. */
+  readChunkBytes: number
+  maxAppendBytes: number
+  maxPathLength: number
+  /** `Access-Control-Allow-Origin` for protocol responses. */
+  corsOrigin: string
+  sse: Omit<SseOptions, 'chunkBytes'>
+  /** Whether a write request carries the right credentials. */
+  authorizeWrite: (req: IncomingMessage) => boolean
+}
+
+/** Domain error → HTTP status, in one place. */
+const STATUS: Record<StreamErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  producer_stale_epoch: 403,
+  not_found: 404,
+  config_conflict: 409,
+  stream_closed: 409,
+  content_type_conflict: 409,
+  seq_conflict: 409,
+  producer_seq_gap: 409,
+  gone: 410,
+  offset_gone: 410,
+  payload_too_large: 413,
+  unavailable: 503,
+}
+
+/** SQLite failures that are the server's momentary trouble, not the client's fault. */
+const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/
+
+const EXPOSED_HEADERS = [
+  'Stream-Next-Offset', 'Stream-Cursor', 'Stream-Up-To-Date', 'Stream-Closed', 'Stream-SSE-Data-Encoding',
+  'Stream-TTL', 'Stream-Expires-At', 'Producer-Epoch', 'Producer-Seq', 'Producer-Expected-Seq',
+  'Producer-Received-Seq', 'ETag', 'Location', 'Content-Type', 'Retry-After',
+].join(', ')
+
+const ALLOWED_REQUEST_HEADERS = [
+  'Authorization', 'Content-Type', 'If-None-Match', 'Stream-TTL', 'Stream-Expires-At', 'Stream-Seq',
+  'Stream-Closed', 'Stream-Forked-From', 'Stream-Fork-Offset', 'Stream-Fork-Sub-Offset',
+  'Producer-Id', 'Producer-Epoch', 'Producer-Seq',
+].join(', ')
+
+const PATH_SEGMENT_FORBIDDEN = /[\u0000-\u001F\u007F]/
+
+/**
+ * The Durable Streams protocol over Node's request/response: headers in, store calls, status
+ * and headers out. Framework-free, so the Nitro route is a one-line adapter.
+ */
+export class StreamHttpHandler {
+  private readonly baseHeaders: OutgoingHttpHeaders
+  private readonly liveReaders = new Set<() => void>()
+
+  constructor(private readonly store: StreamStore, private readonly options: StreamHttpOptions) {
+    this.baseHeaders = {
+      'x-content-type-options': 'nosniff',
+      'cross-origin-resource-policy': 'cross-origin',
+      'access-control-allow-origin': options.corsOrigin,
+      'access-control-expose-headers': EXPOSED_HEADERS,
+    }
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const path = this.streamPath(url.pathname)
+      switch (req.method) {
+        case 'GET': return await this.get(req, res, path, url)
+        case 'HEAD': return this.head(res, path)
+        case 'PUT': return await this.put(req, res, path, url)
+        case 'POST': return await this.post(req, res, path)
+        case 'DELETE': return this.remove(req, res, path)
+        case 'OPTIONS': return this.preflight(req, res)
+        default: return this.send(res, 405, { allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }, `Method ${req.method} is not supported on streams`)
+      }
+    }
+    catch (error) {
+      this.sendError(req, res, error)
+    }
+  }
+
+  /** Ends every long-poll and SSE connection (server shutdown); readers reconnect elsewhere. */
+  closeLiveReaders(): void {
+    for (const end of [...this.liveReaders]) end()
+  }
+
+  get liveReaderCount(): number {
+    return this.liveReaders.size
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private get(req: IncomingMessage, res: ServerResponse, path: string, url: URL): void | Promise<void> {
+    const query = parseReadQuery(url.searchParams)
+    if (query.live === 'sse') return this.sse(res, path, query)
+    if (query.live === 'long-poll') return this.longPoll(res, path, query)
+    const result = this.store.read(path, query.from, this.readOptions(path))
+    this.sendRead(req, res, result, query.from.kind === 'now', undefined)
+  }
+
+  private head(res: ServerResponse, path: string): void {
+    const stream = this.store.head(path)
+    const headers: OutgoingHttpHeaders = {
+      'content-type': stream.contentType,
+      'stream-next-offset': formatOffset(stream.tailPos),
+      'cache-control': 'no-store',
+    }
+    if (stream.ttlSeconds !== null) headers['stream-ttl'] = String(stream.ttlSeconds)
+    if (stream.expiresAt !== null) headers['stream-expires-at'] = new Date(stream.expiresAt).toISOString()
+    if (stream.closed) headers['stream-closed'] = 'true'
+    this.send(res, 200, headers)
+  }
+
+  private async put(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+    this.requireWriteAccess(req)
+    const fork = parseFork(req.headers, from => this.streamPath(from))
+    const expiry = parseExpiry(req.headers)
+    const body = await readBody(req, this.options.maxAppendBytes)
+    const { created, stream } = this.store.create(path, {
+      contentType: header(req.headers, 'content-type'),
+      ...expiry,
+      closed: wantsClose(req.headers),
+      body,
+      fork,
+    })
+    const headers: OutgoingHttpHeaders = {
+      'content-type': stream.contentType,
+      'stream-next-offset': formatOffset(stream.tailPos),
+    }
+    if (stream.closed) headers['stream-closed'] = 'true'
+    if (created) headers.location = `${url.origin}${url.pathname}`
+    this.send(res, created ? 201 : 200, headers)
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    this.requireWriteAccess(req)
+    const producer = parseProducer(req.headers)
+    const streamSeq = parseStreamSeq(req.headers)
+    const close = wantsClose(req.headers)
+    const body = await readBody(req, this.options.maxAppendBytes)
+    const result = this.store.append(path, { contentType: header(req.headers, 'content-type'), body, close, streamSeq, producer })
+    const headers: OutgoingHttpHeaders = { 'stream-next-offset': formatOffset(result.stream.tailPos) }
+    if (result.stream.closed) headers['stream-closed'] = 'true'
+    if (result.producer) {
+      headers['producer-epoch'] = String(result.producer.epoch)
+      headers['producer-seq'] = String(result.producer.seq)
+    }
+    // §5.2.1: a producer's new data is 200; duplicates, close-only and plain appends are 204.
+    const status = result.producer && !result.duplicate && body.length > 0 ? 200 : 204
+    this.send(res, status, headers)
+  }
+
+  private remove(req: IncomingMessage, res: ServerResponse, path: string): void {
+    this.requireWriteAccess(req)
+    this.store.delete(path)
+    this.send(res, 204, {})
+  }
+
+  private preflight(req: IncomingMessage, res: ServerResponse): void {
+    this.send(res, 204, {
+      'access-control-allow-methods': 'GET, HEAD, PUT, POST, DELETE, OPTIONS',
+      'access-control-allow-headers': header(req.headers, 'access-control-request-headers') ?? ALLOWED_REQUEST_HEADERS,
+      'access-control-max-age': '86400',
+    })
+  }
+
+  private async longPoll(res: ServerResponse, path: string, query: ReadQuery): Promise<void> {
+    const cursor = nextCursor(query.cursor)
+    const first = this.store.read(path, query.from, this.readOptions(path))
+    if (first.messages.length > 0) return this.sendRead(undefined, res, first, false, cursor)
+    const stream = first.stream
+    if (stream.closed) return this.sendTail(res, stream, cursor)
+    const change = await this.waitForChange(res, stream)
+    if (res.destroyed) return
+    if (change?.removed) return this.sendError(undefined, res, new StreamError('not_found', 'Stream was deleted'))
+    if (!change || change.toPos === first.nextPos) return this.sendTail(res, stream, cursor)
+    const result = this.store.read(path, { kind: 'position', position: first.nextPos }, this.readOptions(path))
+    this.sendRead(undefined, res, result, false, cursor)
+  }
+
+  /** Resolves on the stream's next change, or undefined on timeout, disconnect or shutdown. */
+  private waitForChange(res: ServerResponse, stream: StreamInfo): Promise<StreamChange | undefined> {
+    return new Promise((resolve) => {
+      const finish = (change?: StreamChange) => {
+        unsubscribe()
+        clearTimeout(timer)
+        this.liveReaders.delete(finish)
+        res.off('close', onClose)
+        resolve(change)
+      }
+      const onClose = () => finish()
+      const unsubscribe = this.store.subscribe(stream.id, change => finish(change))
+      const timer = setTimeout(finish, this.options.longPollTimeoutMs)
+      this.liveReaders.add(finish)
+      res.on('close', onClose)
+    })
+  }
+
+  private sse(res: ServerResponse, path: string, query: ReadQuery): void {
+    // SSE carries text and JSON as UTF-8, so only binary streams may be cut inside an append.
+    const binary = !isTextContentType(this.store.head(path).contentType)
+    const first = this.store.read(path, query.from, { maxBytes: this.options.readChunkBytes, sliceMessages: binary })
+    const headers: OutgoingHttpHeaders = {
+      ...this.baseHeaders,
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    }
+    if (binary) headers['stream-sse-data-encoding'] = 'base64'
+    res.writeHead(200, headers)
+    res.flushHeaders()
+    let end = () => {}
+    const connection = new SseConnection(res, this.store, first.stream, first, query.cursor,
+      { ...this.options.sse, chunkBytes: this.options.readChunkBytes }, () => this.liveReaders.delete(end))
+    end = () => connection.end()
+    if (!res.writableEnded) this.liveReaders.add(end)
+  }
+
+  /** Catch-up reads may cut a byte stream anywhere (text at a character boundary), never a JSON message. */
+  private readOptions(path: string) {
+    return { maxBytes: this.options.readChunkBytes, sliceMessages: !this.store.head(path).json }
+  }
+
+  private sendRead(req: IncomingMessage | undefined, res: ServerResponse, result: ReadResult, isNow: boolean, cursor: string | undefined): void {
+    const { stream } = result
+    const upToDate = result.nextPos === stream.tailPos
+    const headers: OutgoingHttpHeaders = {
+      'content-type': stream.contentType,
+      'stream-next-offset': formatOffset(result.nextPos),
+    }
+    if (upToDate) headers['stream-up-to-date'] = 'true'
+    if (upToDate && stream.closed) headers['stream-closed'] = 'true'
+    if (cursor) headers['stream-cursor'] = cursor
+    if (isNow) {
+      headers['cache-control'] = 'no-store'
+    }
+    else {
+      const etag = `"${stream.id}:${result.fromPos}:${result.nextPos}${upToDate && stream.closed ? ':c' : ''}"`
+      headers.etag = etag
+      headers['cache-control'] = cacheControl(stream, result)
+      if (req && matchesEtag(header(req.headers, 'if-none-match'), etag)) return this.send(res, 304, headers)
+    }
+    this.send(res, 200, headers, encodeBody(stream, result.messages))
+  }
+
+  /** A live read that found nothing new: 204 at the tail, with EOF when the stream is closed. */
+  private sendTail(res: ServerResponse, stream: StreamInfo, cursor: string): void {
+    const headers: OutgoingHttpHeaders = {
+      'stream-next-offset': formatOffset(stream.tailPos),
+      'stream-up-to-date': 'true',
+      'cache-control': 'no-store',
+    }
+    if (stream.closed) headers['stream-closed'] = 'true'
+    else headers['stream-cursor'] = cursor
+    this.send(res, 204, headers)
+  }
+
+  private requireWriteAccess(req: IncomingMessage): void {
+    if (!this.options.authorizeWrite(req))
+      throw new StreamError('unauthorized', 'Writes need Authorization: Bearer <server token>', { 'www-authenticate': 'Bearer realm="streams"' })
+  }
+
+  /** `/v1/stream/a/b` → `a/b`, rejecting traversal, control characters and reserved names. */
+  private streamPath(urlPath: string): string {
+    if (!urlPath.startsWith(this.options.basePath)) throw badRequest(`Stream URLs start with ${this.options.basePath}`)
+    let path: string
+    try {
+      path = decodeURIComponent(urlPath.slice(this.options.basePath.length))
+    }
+    catch {
+      throw badRequest('Stream path is not valid percent-encoding')
+    }
+    if (path === '') throw badRequest('Stream path is empty')
+    if (path.length > this.options.maxPathLength) throw badRequest(`Stream path is longer than ${this.options.maxPathLength} characters`)
+    const segments = path.split('/')
+    if (segments.some(segment => segment === '' || segment === '.' || segment === '..' || PATH_SEGMENT_FORBIDDEN.test(segment)))
+      throw badRequest('Stream path has an empty, relative or control-character segment')
+    if (segments[0] === '__ds') throw new StreamError('not_found', 'The __ds prefix is reserved for protocol control APIs')
+    return path
+  }
+
+  private send(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body?: string | Buffer): void {
+    if (res.headersSent) {
+      res.end()
+      return
+    }
+    res.writeHead(status, { ...this.baseHeaders, ...headers })
+    res.end(body)
+  }
+
+  private sendError(req: IncomingMessage | undefined, res: ServerResponse, error: unknown): void {
+    const { status, code, message, headers } = describeError(error)
+    if (status >= 500 && status !== 503) console.error('[streams] request failed', error)
+    const body = req?.method === 'HEAD' ? undefined : JSON.stringify({ error: code, message })
+    this.send(res, status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }, body)
+  }
+}
+
+export function describeError(error: unknown): { status: number, code: string, message: string, headers: Record<string, string> } {
+  if (error instanceof StreamError) return { status: STATUS[error.code], code: error.code, message: error.message, headers: error.headers }
+  const sqliteCode = (error as { code?: unknown })?.code
+  if (typeof sqliteCode === 'string' && UNAVAILABLE_SQLITE_CODES.test(sqliteCode))
+    return { status: 503, code: 'unavailable', message: 'Storage is momentarily unavailable; retry shortly', headers: { 'retry-after': '1' } }
+  return { status: 500, code: 'internal', message: 'Internal server error', headers: {} }
+}
+
+function encodeBody(stream: StreamInfo, messages: Buffer[]): Buffer {
+  if (!stream.json) return messages.length === 1 ? messages[0]! : Buffer.concat(messages)
+  const parts: Buffer[] = [OPEN_BRACKET]
+  messages.forEach((message, index) => {
+    if (index > 0) parts.push(COMMA)
+    parts.push(message)
+  })
+  parts.push(CLOSE_BRACKET)
+  return Buffer.concat(parts)
+}
+
+const OPEN_BRACKET = Buffer.from('[')
+const CLOSE_BRACKET = Buffer.from(']')
+const COMMA = Buffer.from(',')
+
+/**
+ * Catch-up data is immutable by position, so it is cacheable (§10.1) — but never past the
+ * stream's expiry, and a "nothing yet" answer at the tail of an open stream is not cached.
+ */
+function cacheControl(stream: StreamInfo, result: ReadResult): string {
+  if (result.messages.length === 0 && !stream.closed) return 'no-store'
+  let maxAge = 60
+  if (stream.ttlSeconds !== null) maxAge = Math.min(maxAge, stream.ttlSeconds)
+  if (stream.expiresAt !== null) maxAge = Math.min(maxAge, Math.max(0, Math.floor((stream.expiresAt - Date.now()) / 1000)))
+  return `public, max-age=${maxAge}, stale-while-revalidate=300`
+}
+
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false
+  return ifNoneMatch.split(',').some(candidate => {
+    const tag = candidate.trim().replace(/^W\//, '')
+    return tag === etag || tag === '*'
+  })
+}

@@ -1,0 +1,136 @@
+import type { ServerResponse } from 'node:http'
+import { isTextContentType } from './content-type'
+import { advanceCursor, nextCursor } from './cursor'
+import { formatOffset } from './offsets'
+import type { ReadOptions, ReadResult, StreamChange, StreamInfo, StreamStore } from './store'
+
+export interface SseOptions {
+  /** Connections end after this long so CDNs can collapse new readers (§10.2). */
+  maxDurationMs: number
+  keepAliveMs: number
+  chunkBytes: number
+  /** A reader this far behind is dropped; it reconnects from its offset and catches up. */
+  maxBufferedBytes: number
+}
+
+/** The data event of one append is encoded once and shared by every reader waiting at its offset. */
+const sharedFrames = new WeakMap<StreamChange, string>()
+
+export function dataEvent(stream: StreamInfo, messages: Buffer[]): string {
+  let payload: string
+  if (stream.json) payload = `[${messages.map(message => message.toString('utf8')).join(',')}]`
+  else if (isTextContentType(stream.contentType)) payload = Buffer.concat(messages).toString('utf8')
+  else payload = Buffer.concat(messages).toString('base64')
+  // Every line break becomes a new `data:` line, so payload text can never end an event early.
+  return `event: data\n${payload.split(/\r\n|\r|\n/).map(line => `data:${line}`).join('\n')}\n\n`
+}
+
+export function controlEvent(nextPos: number, cursor: string, upToDate: boolean, closed: boolean): string {
+  const control: Record<string, unknown> = { streamNextOffset: formatOffset(nextPos) }
+  if (!closed) control.streamCursor = cursor
+  if (upToDate) control.upToDate = true
+  if (closed) control.streamClosed = true
+  return `event: control\ndata:${JSON.stringify(control)}\n\n`
+}
+
+/**
+ * One SSE reader: catch-up from its offset in chunks (a control event after every data
+ * event), then live from the notifier, until the stream closes, the reader leaves, the
+ * connection reaches its maximum age, or the server shuts down.
+ */
+export class SseConnection {
+  private pos: number
+  private cursor: string
+  private pumping = false
+  private ended = false
+  private readonly cleanups: Array<() => void> = []
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly store: StreamStore,
+    private readonly stream: StreamInfo,
+    first: ReadResult,
+    clientCursor: string | undefined,
+    private readonly options: SseOptions,
+    private readonly onEnd: () => void,
+  ) {
+    this.pos = first.fromPos
+    this.cursor = nextCursor(clientCursor)
+    this.cleanups.push(store.subscribe(stream.id, change => this.onChange(change)))
+    const keepAlive = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveMs)
+    const maxAge = setTimeout(() => this.end(), options.maxDurationMs)
+    this.cleanups.push(() => clearInterval(keepAlive), () => clearTimeout(maxAge))
+    res.on('close', () => this.end())
+    this.sendRead(first, true)
+    void this.pump()
+  }
+
+  end(): void {
+    if (this.ended) return
+    this.ended = true
+    for (const cleanup of this.cleanups) cleanup()
+    if (!this.res.writableEnded) this.res.end()
+    this.onEnd()
+  }
+
+  private onChange(change: StreamChange): void {
+    if (this.ended) return
+    if (change.removed) return this.end()
+    if (!this.pumping && change.fromPos === this.pos) {
+      let frame = ''
+      if (change.toPos > change.fromPos) {
+        frame = sharedFrames.get(change) ?? dataEvent(this.stream, change.messages)
+        sharedFrames.set(change, frame)
+      }
+      this.pos = change.toPos
+      this.write(frame + this.control())
+      if (change.closed && this.pos >= this.stream.tailPos) this.end()
+      return
+    }
+    void this.pump()
+  }
+
+  /** Catches up from the database whenever the reader is behind the tail. */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.ended) return
+    this.pumping = true
+    try {
+      while (!this.ended && this.pos < this.stream.tailPos) {
+        if (this.res.writableNeedDrain) await new Promise(resolve => this.res.once('drain', resolve))
+        if (this.ended) return
+        const readOptions: ReadOptions = { maxBytes: this.options.chunkBytes, sliceMessages: !isTextContentType(this.stream.contentType) }
+        this.sendRead(this.store.read(this.stream.path, { kind: 'position', position: this.pos }, readOptions), false)
+      }
+      if (!this.ended && this.stream.closed && this.pos >= this.stream.tailPos) this.end()
+    }
+    catch {
+      this.end()
+    }
+    finally {
+      this.pumping = false
+    }
+  }
+
+  /** Writes a read's data event and its control event; an empty read sends only the control. */
+  private sendRead(result: ReadResult, alwaysControl: boolean): void {
+    if (result.messages.length === 0 && !alwaysControl) return
+    const frame = result.messages.length > 0 ? dataEvent(this.stream, result.messages) : ''
+    this.pos = result.nextPos
+    this.write(frame + this.control())
+  }
+
+  private control(): string {
+    const upToDate = this.pos >= this.stream.tailPos
+    this.cursor = advanceCursor(this.cursor)
+    return controlEvent(this.pos, this.cursor, upToDate, upToDate && this.stream.closed)
+  }
+
+  private write(text: string): void {
+    if (this.ended || this.res.writableEnded) return
+    this.res.write(text)
+    if (this.res.writableLength > this.options.maxBufferedBytes) {
+      this.res.destroy()
+      this.end()
+    }
+  }
+}

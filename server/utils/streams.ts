@@ -1,0 +1,42 @@
+import { SqliteStreamStore } from '../streams/sqlite-store'
+import { StreamHttpHandler } from '../streams/http'
+import type { StreamStore } from '../streams/store'
+
+let store: SqliteStreamStore | undefined
+let http: StreamHttpHandler | undefined
+
+export const STREAM_BASE_PATH = '/v1/stream/'
+
+export function useStreamStore(): StreamStore {
+  store ??= new SqliteStreamStore(useDB())
+  return store
+}
+
+export function useStreamHttp(): StreamHttpHandler {
+  if (!http) {
+    const config = useRuntimeConfig()
+    http = new StreamHttpHandler(useStreamStore(), {
+      basePath: STREAM_BASE_PATH,
+      longPollTimeoutMs: Number(config.streamsLongPollTimeoutMs),
+      readChunkBytes: Number(config.streamsReadChunkBytes),
+      maxAppendBytes: Number(config.streamsMaxAppendBytes),
+      maxPathLength: 1024,
+      corsOrigin: config.streamsCorsOrigin,
+      sse: {
+        maxDurationMs: Number(config.streamsSseMaxSeconds) * 1000,
+        keepAliveMs: 15_000,
+        maxBufferedBytes: 16 * 1024 * 1024,
+      },
+      authorizeWrite: hasServerToken,
+    })
+  }
+  return http
+}
+
+/** Ends live readers and releases the store (server shutdown). */
+export function closeStreams(): void {
+  http?.closeLiveReaders()
+  store?.dispose()
+  http = undefined
+  store = undefined
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+/** The built server (`npm run build`), started as a real process on a free port. */
+export interface TestServer {
+  url: string
+  dataDir: string
+  token: string
+  /** Output the process has printed so far. */
+  readonly log: string
+  /** SIGKILL: no shutdown hooks, no flush — the crash case. */
+  kill(): Promise<void>
+  /** SIGTERM: graceful shutdown. */
+  stop(): Promise<void>
+  /** A new process on the same data dir and port. */
+  restart(): Promise<void>
+}
+
+export interface StartOptions {
+  env?: Record<string, string>
+  dataDir?: string
+}
+
+const ENTRY = resolve('.output/server/index.mjs')
+
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const port = await freePort()
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ds-test-'))
+  const token = `test-token-${port}`
+  const url = `http://127.0.0.1:${port}`
+  let child: ChildProcess
+  let log = ''
+
+  const launch = async () => {
+    child = spawn(process.execPath, [ENTRY], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        NUXT_DATA_DIR: dataDir,
+        NUXT_STREAMS_TOKEN: token,
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString() })
+    child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString() })
+    await waitUntilHealthy(url, () => child.exitCode !== null, () => log)
+  }
+  const exited = () => new Promise<void>((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) done()
+    else child.once('exit', () => done())
+  })
+
+  await launch()
+  return {
+    url,
+    dataDir,
+    token,
+    get log() { return log },
+    async kill() {
+      child.kill('SIGKILL')
+      await exited()
+    },
+    async stop() {
+      child.kill('SIGTERM')
+      await exited()
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        await exited()
+      }
+      await launch()
+    },
+  }
+}
+
+async function waitUntilHealthy(url: string, hasExited: () => boolean, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    if (hasExited()) throw new Error(`Server exited during start:\n${log()}`)
+    try {
+      const response = await fetch(`${url}/api/health`)
+      if (response.ok) return
+    }
+    catch {
+      // not listening yet
+    }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`Server did not become healthy:\n${log()}`)
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}

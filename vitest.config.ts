@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    server: {
+      deps: {
+        // The official suite declares its own vitest; inlining it lets it register its tests
+        // with this runner instead of a second, idle copy.
+        inline: ['@durable-streams/server-conformance-tests'],
+      },
+    },
+  },
+  resolve: {
+    alias: {
+      vitest: fileURLToPath(new URL('./node_modules/vitest/dist/index.js', import.meta.url)),
+    },
+  },
+})
