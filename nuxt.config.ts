@@ -20,8 +20,16 @@ export default defineNuxtConfig({
     streamsCorsOrigin: '*',
     /** NUXT_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */
     sqliteSynchronous: 'normal',
+    /** NUXT_RETENTION_DAYS: events older than this leave session and agent streams; idle sessions are deleted. */
+    retentionDays: 30,
+    /** NUXT_PRESENCE_RETENTION_MINUTES: how much cursor and heartbeat history presence streams keep. */
+    presenceRetentionMinutes: 10,
+    /** NUXT_SEED_DEMO=false: do not create a demo session when the data dir has none. */
+    seedDemo: true,
   },
   nitro: {
+    experimental: { tasks: true },
+    scheduledTasks: { '0 * * * *': ['sessions:retention'] },
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
     },

@@ -1,4 +1,4 @@
-import { blob, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 /**
  * One row per stream incarnation. A path that is deleted and created again gets a new id, so
@@ -64,3 +64,40 @@ export type StreamRow = typeof streams.$inferSelect
 export type NewStreamRow = typeof streams.$inferInsert
 export type MessageRow = typeof messages.$inferSelect
 export type ProducerRow = typeof producers.$inferSelect
+
+/** Agent sessions. Tokens and keys are stored only as SHA-256 hashes; they are shown once. */
+export const sessions = sqliteTable('sessions', {
+  id: text('id').primaryKey(),
+  title: text('title').notNull(),
+  projectId: text('project_id'),
+  taskId: text('task_id'),
+  agentId: text('agent_id').notNull(),
+  status: text('status', { enum: ['active', 'ended'] }).notNull().default('active'),
+  /** The session agent's latest status, kept here so the session list needs no replay. */
+  agentStatus: text('agent_status'),
+  agentTokenHash: text('agent_token_hash').notNull(),
+  collaboratorKeyHash: text('collaborator_key_hash').notNull(),
+  createdAt: integer('created_at').notNull(),
+  lastActivityAt: integer('last_activity_at').notNull(),
+  endedAt: integer('ended_at'),
+}, table => [
+  index('sessions_created_idx').on(table.createdAt),
+  index('sessions_activity_idx').on(table.lastActivityAt),
+])
+
+/**
+ * Results of writes sent with an Idempotency-Key, committed in the same transaction as the
+ * write itself, so a retry after any failure returns the first result and appends nothing.
+ */
+export const idempotencyKeys = sqliteTable('idempotency_keys', {
+  sessionId: text('session_id').notNull(),
+  key: text('key').notNull(),
+  requestHash: text('request_hash').notNull(),
+  offset: text('offset').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, table => [
+  primaryKey({ columns: [table.sessionId, table.key] }),
+  index('idempotency_created_idx').on(table.createdAt),
+])
+
+export type SessionRow = typeof sessions.$inferSelect

@@ -11,7 +11,7 @@ import { decideProducer } from './producers'
 import type { ProducerState } from './producers'
 import type {
   AppendOptions, AppendResult, CreateResult, CreateStreamOptions, ReadFrom, ReadOptions, ReadResult,
-  StreamChange, StreamInfo, StreamListener, StreamStore,
+  StreamAppend, StreamChange, StreamInfo, StreamListener, StreamStore,
 } from './store'
 
 export interface SqliteStreamStoreOptions {
@@ -38,6 +38,16 @@ interface Segment {
   streamId: number
   from: number
   to: number
+}
+
+/** A validated append waiting for its transaction. */
+interface AppendPlan {
+  record: StreamRecord
+  options: AppendOptions
+  producerState?: ProducerState
+  batch: Buffer[]
+  fromPos: number
+  next: { tailPos: number, closed: boolean, lastStreamSeq: string | null }
 }
 
 interface DataRow {
@@ -128,8 +138,46 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   append(path: string, options: AppendOptions): AppendResult {
-    const record = this.live(path)
+    return this.appendAll([{ path, options }])[0]!
+  }
+
+  appendAll(appends: StreamAppend[], inTransaction?: () => void): AppendResult[] {
     const now = this.now()
+    const outcomes = appends.map(({ path, options }) => this.planAppend(this.live(path), options, now))
+    const plans = outcomes.filter((outcome): outcome is AppendPlan => 'batch' in outcome)
+    if (new Set(plans.map(plan => plan.record.id)).size !== plans.length)
+      throw new Error('appendAll: each stream may appear once per transaction')
+    if (plans.length > 0 || inTransaction) {
+      // Data, tail and producer state commit together: a crash can never keep one without the others.
+      this.db.transaction(() => {
+        for (const plan of plans) {
+          const { record, options } = plan
+          plan.next.tailPos = this.insertMessages(record.id, record.json, plan.fromPos, plan.batch, now)
+          this.q.updateAfterAppend.run({ id: record.id, now, ...plan.next, closed: plan.next.closed ? 1 : 0 })
+          if (plan.producerState && options.producer)
+            this.q.upsertProducer.run({ streamId: record.id, producerId: options.producer.id, ...plan.producerState, now })
+        }
+        inTransaction?.()
+      }, { behavior: 'immediate' })
+    }
+    for (const plan of plans) {
+      Object.assign(plan.record, plan.next, { lastAccessAt: now, persistedAccessAt: now })
+      this.publish({ streamId: plan.record.id, fromPos: plan.fromPos, toPos: plan.next.tailPos, messages: plan.batch, closed: plan.next.closed, removed: false })
+    }
+    return outcomes.map(outcome => 'batch' in outcome
+      ? {
+          stream: outcome.record,
+          duplicate: false,
+          producer: outcome.producerState ? { epoch: outcome.producerState.epoch, seq: outcome.producerState.lastSeq } : undefined,
+        }
+      : outcome)
+  }
+
+  /**
+   * Validates an append in the order §5.2 prescribes (producer fencing, closure, content type,
+   * Stream-Seq, body) and returns what to write — or the answer when nothing is to be written.
+   */
+  private planAppend(record: StreamRecord, options: AppendOptions, now: number): AppendPlan | AppendResult {
     let producerState: ProducerState | undefined
     if (options.producer) {
       const decision = decideProducer(this.loadProducer(record.id, options.producer.id), options.producer)
@@ -164,27 +212,13 @@ export class SqliteStreamStore implements StreamStore {
       throw new StreamError('seq_conflict',
         `Stream-Seq ${JSON.stringify(options.streamSeq)} is not greater than the last (${JSON.stringify(record.lastStreamSeq)})`)
     }
-    const batch = hasBody ? this.toMessages(record, options.body, false) : []
-    const fromPos = record.tailPos
-    const next = {
-      tailPos: fromPos,
-      closed: options.close,
-      lastStreamSeq: options.streamSeq ?? record.lastStreamSeq,
-    }
-    // Data, tail and producer state commit together: a crash can never keep one without the others.
-    this.db.transaction(() => {
-      next.tailPos = this.insertMessages(record.id, record.json, fromPos, batch, now)
-      this.q.updateAfterAppend.run({ id: record.id, now, ...next, closed: next.closed ? 1 : 0 })
-      if (producerState && options.producer) {
-        this.q.upsertProducer.run({ streamId: record.id, producerId: options.producer.id, ...producerState, now })
-      }
-    }, { behavior: 'immediate' })
-    Object.assign(record, next, { lastAccessAt: now, persistedAccessAt: now })
-    this.publish({ streamId: record.id, fromPos, toPos: next.tailPos, messages: batch, closed: next.closed, removed: false })
     return {
-      stream: record,
-      duplicate: false,
-      producer: producerState ? { epoch: producerState.epoch, seq: producerState.lastSeq } : undefined,
+      record,
+      options,
+      producerState,
+      batch: hasBody ? this.toMessages(record, options.body, false) : [],
+      fromPos: record.tailPos,
+      next: { tailPos: record.tailPos, closed: options.close, lastStreamSeq: options.streamSeq ?? record.lastStreamSeq },
     }
   }
 
@@ -230,13 +264,14 @@ export class SqliteStreamStore implements StreamStore {
   trimBefore(path: string, before: number): number {
     const record = this.live(path)
     const cut = this.q.retentionCut.get({ streamId: record.id, before })?.headPos
-    if (cut == null || cut <= record.headPos) return record.headPos
+    if (cut == null || cut <= record.headPos) return 0
     this.db.transaction(() => {
       this.q.deleteMessagesUpTo.run({ streamId: record.id, headPos: cut })
       this.q.updateHead.run({ id: record.id, headPos: cut })
     }, { behavior: 'immediate' })
+    const dropped = cut - record.headPos
     record.headPos = cut
-    return cut
+    return dropped
   }
 
   dispose(): void {

@@ -54,6 +54,11 @@ export interface AppendOptions {
   producer?: ProducerTuple
 }
 
+export interface StreamAppend {
+  path: string
+  options: AppendOptions
+}
+
 export interface AppendResult {
   stream: StreamInfo
   /** A producer retry of an append already stored: nothing was written. */
@@ -99,6 +104,11 @@ export type StreamListener = (change: StreamChange) => void
 export interface StreamStore {
   create(path: string, options: CreateStreamOptions): CreateResult
   append(path: string, options: AppendOptions): AppendResult
+  /**
+   * Appends to several streams in one transaction, all or nothing (each stream at most once);
+   * `inTransaction` runs inside the same transaction, for records that must commit with the data.
+   */
+  appendAll(appends: StreamAppend[], inTransaction?: () => void): AppendResult[]
   /** Close without appending; idempotent. */
   close(path: string): StreamInfo
   read(path: string, from: ReadFrom, options: ReadOptions): ReadResult
@@ -110,7 +120,10 @@ export interface StreamStore {
   subscribe(streamId: number, listener: StreamListener): () => void
   /** Deletes streams whose TTL or expiry has passed; returns how many. */
   sweepExpired(): number
-  /** Drops data appended before `before` (ms) from the head; returns the new head position. */
+  /**
+   * Retention: drops data appended before `before` (ms) from the head; reads before the new head
+   * answer 410. Returns how many positions were dropped.
+   */
   trimBefore(path: string, before: number): number
   dispose(): void
 }

@@ -1,3 +1,4 @@
+/// <reference path="../db/migrations.d.ts" />
 import { join, resolve } from 'node:path'
 import migrationFiles from '#db-migrations'
 import { applyMigrations, openDatabase } from '../db/client'

@@ -1,0 +1,2 @@
+/** Session metadata, its tail offset and who is present. */
+export default defineApiHandler(event => useSessionService().details(sessionIdParam(event)))

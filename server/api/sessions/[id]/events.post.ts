@@ -1,0 +1,16 @@
+import { z } from 'zod'
+import { SessionEventInputSchema } from '#shared/sessions/channels'
+
+const EventBatchSchema = z.array(SessionEventInputSchema).min(1).max(1000)
+
+/** One event or a batch; parsed by shape so a bad field is reported by its own path. */
+const parseEvents = (body: unknown) => Array.isArray(body) ? EventBatchSchema.parse(body) : [SessionEventInputSchema.parse(body)]
+
+/** Appends `{channel, data}` (or an array of them) and answers the stream offset after the write. */
+export default defineApiHandler(async (event) => {
+  const id = sessionIdParam(event)
+  const service = useSessionService()
+  const role = service.role(id, sessionCredentials(event))
+  const { body, raw } = await readJsonBody(event, parseEvents)
+  return service.publish(id, body, role, requestIdempotency(event, raw))
+})

@@ -1,0 +1,20 @@
+/** Domain errors of the session layer; server/utils/api-errors.ts maps them to HTTP in one place. */
+export type SessionErrorCode =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'ended'
+  | 'idempotency_conflict'
+  | 'rate_limited'
+
+export class SessionError extends Error {
+  constructor(
+    readonly code: SessionErrorCode,
+    message: string,
+    readonly details: { retryAfterSeconds?: number } = {},
+  ) {
+    super(message)
+    this.name = 'SessionError'
+  }
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { EventHandlerRequest, H3Event } from 'h3'
+import { ZodError } from 'zod'
+import { COLLABORATOR_KEY_HEADER, IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
+import { SessionError } from '../sessions/errors'
+import type { SessionErrorCode } from '../sessions/errors'
+import type { Credentials } from '../sessions/access'
+import type { Idempotency } from '../sessions/service'
+import { readBody } from '../streams/body'
+import { describeError } from '../streams/http'
+import { StreamError } from '../streams/errors'
+
+/** Session domain error → HTTP status, in one place (stream errors use the engine's table). */
+const SESSION_STATUS: Record<SessionErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  ended: 409,
+  idempotency_conflict: 409,
+  rate_limited: 429,
+}
+
+const MAX_BODY_BYTES = 1024 * 1024
+
+/** An API handler whose domain errors become clear 4xx answers, never stack traces. */
+export function defineApiHandler<T>(handler: (event: H3Event<EventHandlerRequest>) => T | Promise<T>) {
+  return defineEventHandler(async (event) => {
+    try {
+      return await handler(event)
+    }
+    catch (error) {
+      throw toHttpError(event, error)
+    }
+  })
+}
+
+export function toHttpError(event: H3Event, error: unknown) {
+  // readValidatedBody wraps the schema's ZodError; unwrap it to name each problem plainly.
+  const zodError = error instanceof ZodError ? error : isError(error) && error.data instanceof ZodError ? error.data : undefined
+  if (zodError) {
+    return httpError(400, zodError.issues.map(issue => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; '), {
+      code: 'invalid',
+      issues: zodError.issues,
+    })
+  }
+  if (isError(error)) return error
+  if (error instanceof SessionError) {
+    if (error.details.retryAfterSeconds !== undefined) setResponseHeader(event, 'retry-after', error.details.retryAfterSeconds)
+    return httpError(SESSION_STATUS[error.code], error.message, { code: error.code })
+  }
+  const described = describeError(error)
+  if (!(error instanceof StreamError) && described.status === 500) console.error('[api] request failed', error)
+  for (const [name, value] of Object.entries(described.headers)) setResponseHeader(event, name, value)
+  return httpError(described.status, described.message, { code: described.code })
+}
+
+function httpError(statusCode: number, message: string, data: Record<string, unknown>) {
+  return createError({ statusCode, statusMessage: STATUS_CODES[statusCode], message, data })
+}
+
+/**
+ * Reads a JSON body no larger than `maxBytes` (413 beyond, 415 when not JSON) and validates it
+ * with h3's readValidatedBody. An empty body reads as `{}`.
+ */
+export async function readJsonBody<T>(event: H3Event, parse: (body: unknown) => T, maxBytes = MAX_BODY_BYTES): Promise<{ body: T, raw: Buffer }> {
+  const raw = await readBody(event.node.req, maxBytes)
+  if (raw.length === 0) return { body: parse({}), raw }
+  if (!/^application\/json\s*(;|$)/i.test(getRequestHeader(event, 'content-type') ?? ''))
+    throw httpError(415, 'Send the body as Content-Type: application/json', { code: 'unsupported_media_type' })
+  // h3 reads the body from here instead of the (already consumed) request stream.
+  ;(event.node.req as { rawBody?: Buffer }).rawBody = raw
+  return { body: await readValidatedBody(event, parse), raw }
+}
+
+export function sessionCredentials(event: H3Event): Credentials {
+  return {
+    bearer: bearerToken(event.node.req),
+    collaboratorKey: getRequestHeader(event, COLLABORATOR_KEY_HEADER) || undefined,
+  }
+}
+
+/** The request's Idempotency-Key, bound to what was sent to which endpoint. */
+export function requestIdempotency(event: H3Event, raw: Buffer): Idempotency | undefined {
+  const key = getRequestHeader(event, IDEMPOTENCY_KEY_HEADER)
+  if (key === undefined) return undefined
+  if (key.length === 0 || key.length > 200) throw new SessionError('invalid', 'Idempotency-Key must be 1–200 characters')
+  const requestHash = createHash('sha256').update(event.path.split('?')[0]!).update('\n').update(raw).digest('hex')
+  return { key, requestHash }
+}
+
+export function sessionIdParam(event: H3Event): string {
+  const id = getRouterParam(event, 'id') ?? ''
+  if (id.length === 0 || id.length > 100) throw new SessionError('not_found', 'Session not found')
+  return id
+}

@@ -1,0 +1,38 @@
+import { DemoAgents } from '../sessions/demo-agent'
+import { StreamMaterializer } from '../sessions/materializer'
+import { SessionService } from '../sessions/service'
+
+let service: SessionService | undefined
+let materializer: StreamMaterializer | undefined
+let demoAgents: DemoAgents | undefined
+
+export function useMaterializer(): StreamMaterializer {
+  materializer ??= new StreamMaterializer(useStreamStore())
+  return materializer
+}
+
+export function useSessionService(): SessionService {
+  service ??= new SessionService(useDB(), useStreamStore(), useMaterializer(), {
+    isServerToken: token => tokenEquals(token, useServerToken()),
+  })
+  return service
+}
+
+export function useDemoAgents(): DemoAgents {
+  demoAgents ??= new DemoAgents(useSessionService(), useStreamStore())
+  return demoAgents
+}
+
+/** Retention as of `now` (NUXT_RETENTION_DAYS for events, NUXT_PRESENCE_RETENTION_MINUTES for presence). */
+export function runRetention(now = Date.now()) {
+  const config = useRuntimeConfig()
+  return useSessionService().applyRetention(now, Number(config.retentionDays), Number(config.presenceRetentionMinutes))
+}
+
+export function closeSessions(): void {
+  demoAgents?.stopAll()
+  materializer?.clear()
+  demoAgents = undefined
+  materializer = undefined
+  service = undefined
+}

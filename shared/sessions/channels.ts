@@ -1,0 +1,151 @@
+import { z } from 'zod'
+
+/**
+ * The six channels of an agent session, with exactly the fields of the session spec. Objects are
+ * strict so a misspelt field is a clear 400, not silently dropped data.
+ */
+
+const Id = z.string().min(1).max(200)
+const Timestamp = z.iso.datetime({ offset: true })
+const Text = z.string().max(100_000)
+const Coordinate = z.number().finite().min(-1_000_000).max(1_000_000)
+/** Only web URLs: an avatar must never become a `javascript:` link. */
+const WebUrl = z.url({ protocol: /^https?$/ }).max(2048)
+
+export const ChunkSchema = z.strictObject({
+  id: Id,
+  agentId: Id,
+  sessionId: Id,
+  text: Text,
+  accumulated: Text.optional(),
+  turn: z.int().min(0).optional(),
+  timestamp: Timestamp,
+})
+
+export const ToolCallStatusSchema = z.enum(['pending', 'running', 'complete', 'error'])
+
+export const ToolCallSchema = z.strictObject({
+  id: Id,
+  agentId: Id,
+  sessionId: Id,
+  tool: z.string().min(1).max(200),
+  input: z.json(),
+  output: z.json().optional(),
+  status: ToolCallStatusSchema,
+  /** Milliseconds from start to result. */
+  duration: z.number().finite().min(0).optional(),
+  timestamp: Timestamp,
+})
+
+export const PresenceSchema = z.strictObject({
+  userId: Id,
+  sessionId: Id,
+  displayName: z.string().min(1).max(100).optional(),
+  avatarUrl: WebUrl.optional(),
+  cursor: z.strictObject({ x: Coordinate, y: Coordinate }).optional(),
+  lastSeen: Timestamp,
+  joinedAt: Timestamp,
+})
+
+export const TerminalSchema = z.strictObject({
+  id: Id,
+  sessionId: Id,
+  type: z.enum(['input', 'output', 'error']),
+  data: Text,
+  source: z.enum(['user', 'agent', 'system']),
+  timestamp: Timestamp,
+})
+
+export const WorkflowTypeSchema = z.enum([
+  'approval:requested',
+  'approval:approved',
+  'approval:rejected',
+  'worktree:created',
+  'worktree:merged',
+  'worktree:removed',
+])
+
+export const WorkflowSchema = z.strictObject({
+  id: Id,
+  sessionId: Id,
+  taskId: Id.optional(),
+  type: WorkflowTypeSchema,
+  /** Free-form details; an approval decision names its request as `payload.requestId`. */
+  payload: z.record(z.string(), z.json()),
+  actor: z.string().min(1).max(200).optional(),
+  timestamp: Timestamp,
+})
+
+export const AgentStatusSchema = z.enum(['idle', 'starting', 'running', 'paused', 'error', 'completed'])
+
+export const AgentStateSchema = z.strictObject({
+  agentId: Id,
+  sessionId: Id,
+  status: AgentStatusSchema,
+  taskId: Id.optional(),
+  turn: z.int().min(0).optional(),
+  /** Percent complete, 0–100. */
+  progress: z.number().finite().min(0).max(100).optional(),
+  currentTool: z.string().max(200).optional(),
+  message: z.string().max(10_000).optional(),
+  error: z.string().max(10_000).optional(),
+  timestamp: Timestamp,
+})
+
+export type Chunk = z.infer<typeof ChunkSchema>
+export type ToolCall = z.infer<typeof ToolCallSchema>
+export type ToolCallStatus = z.infer<typeof ToolCallStatusSchema>
+export type Presence = z.infer<typeof PresenceSchema>
+export type TerminalEntry = z.infer<typeof TerminalSchema>
+export type WorkflowEvent = z.infer<typeof WorkflowSchema>
+export type WorkflowType = z.infer<typeof WorkflowTypeSchema>
+export type AgentState = z.infer<typeof AgentStateSchema>
+export type AgentStatus = z.infer<typeof AgentStatusSchema>
+
+export const CHANNEL_SCHEMAS = {
+  chunks: ChunkSchema,
+  toolCalls: ToolCallSchema,
+  presence: PresenceSchema,
+  terminal: TerminalSchema,
+  workflow: WorkflowSchema,
+  agentState: AgentStateSchema,
+} as const
+
+export type Channel = keyof typeof CHANNEL_SCHEMAS
+export const CHANNELS = Object.keys(CHANNEL_SCHEMAS) as Channel[]
+
+export interface ChannelData {
+  chunks: Chunk
+  toolCalls: ToolCall
+  presence: Presence
+  terminal: TerminalEntry
+  workflow: WorkflowEvent
+  agentState: AgentState
+}
+
+/** A session event: one channel and its record. */
+export type SessionEvent = { [C in Channel]: { channel: C, data: ChannelData[C] } }[Channel]
+
+export const SessionEventSchema = z.discriminatedUnion('channel', [
+  z.strictObject({ channel: z.literal('chunks'), data: ChunkSchema }),
+  z.strictObject({ channel: z.literal('toolCalls'), data: ToolCallSchema }),
+  z.strictObject({ channel: z.literal('presence'), data: PresenceSchema }),
+  z.strictObject({ channel: z.literal('terminal'), data: TerminalSchema }),
+  z.strictObject({ channel: z.literal('workflow'), data: WorkflowSchema }),
+  z.strictObject({ channel: z.literal('agentState'), data: AgentStateSchema }),
+])
+
+/**
+ * What a writer sends: the server fills `id`, `sessionId` and `timestamp` (and presence times)
+ * when they are absent.
+ */
+export const SessionEventInputSchema = z.discriminatedUnion('channel', [
+  z.strictObject({ channel: z.literal('chunks'), data: ChunkSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('toolCalls'), data: ToolCallSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('presence'), data: PresenceSchema.partial({ sessionId: true, lastSeen: true, joinedAt: true }) }),
+  z.strictObject({ channel: z.literal('terminal'), data: TerminalSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('workflow'), data: WorkflowSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('agentState'), data: AgentStateSchema.partial({ sessionId: true, timestamp: true }) }),
+])
+
+export type SessionEventInput = z.infer<typeof SessionEventInputSchema>

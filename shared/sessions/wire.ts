@@ -1,0 +1,41 @@
+import { isChangeEvent } from '@durable-streams/state'
+import type { ChangeEvent } from '@durable-streams/state'
+import { CHANNEL_SCHEMAS } from './channels'
+import type { Channel, ChannelData, SessionEvent } from './channels'
+import { CHANNEL_BY_TYPE, sessionStateSchema } from './state-schema'
+
+/**
+ * Session events travel as State Protocol change messages:
+ * `{ type, key, value, headers: { operation, timestamp } }`.
+ */
+export type SessionChange = ChangeEvent<ChannelData[Channel]>
+export type ChangeOperation = 'insert' | 'update' | 'delete'
+
+export function keyOf(event: SessionEvent): string {
+  const { primaryKey } = sessionStateSchema[event.channel]
+  return String((event.data as unknown as Record<string, unknown>)[primaryKey])
+}
+
+export function toChange(event: SessionEvent, operation: ChangeOperation, timestamp: string): SessionChange {
+  const collection = sessionStateSchema[event.channel] as unknown as {
+    insert: (params: { value: unknown, headers: Record<string, string> }) => SessionChange
+    update: (params: { value: unknown, headers: Record<string, string> }) => SessionChange
+    delete: (params: { key: string, oldValue: unknown, headers: Record<string, string> }) => SessionChange
+  }
+  const headers = { timestamp }
+  if (operation === 'delete') return collection.delete({ key: keyOf(event), oldValue: event.data, headers })
+  return collection[operation]({ value: event.data, headers })
+}
+
+/** The session event a change message carries, or undefined for control messages and foreign types. */
+export function fromChange(message: unknown): { event: SessionEvent, operation: ChangeOperation } | undefined {
+  if (typeof message !== 'object' || message === null || !('headers' in message)) return undefined
+  const change = message as ChangeEvent
+  if (typeof change.headers !== 'object' || change.headers === null || !isChangeEvent(change)) return undefined
+  const channel = CHANNEL_BY_TYPE[change.type]
+  if (!channel) return undefined
+  const operation = change.headers.operation === 'upsert' ? 'update' : change.headers.operation
+  const parsed = CHANNEL_SCHEMAS[channel].safeParse(operation === 'delete' ? change.old_value : change.value)
+  if (!parsed.success) return undefined
+  return { event: { channel, data: parsed.data } as SessionEvent, operation }
+}
