@@ -9,7 +9,15 @@ export default defineNitroPlugin((nitroApp) => {
   store.sweepExpired()
   const sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS)
   sweeper.unref()
+  // Nitro's graceful shutdown waits for open connections before running the close hook; live
+  // readers would hold it for its whole timeout. End them on the signal itself: clients
+  // reconnect to the next process from their offsets while in-flight writes finish.
+  const endLiveReaders = () => useStreamHttp().closeLiveReaders()
+  process.once('SIGTERM', endLiveReaders)
+  process.once('SIGINT', endLiveReaders)
   nitroApp.hooks.hook('close', () => {
+    process.off('SIGTERM', endLiveReaders)
+    process.off('SIGINT', endLiveReaders)
     clearInterval(sweeper)
     closeStreams()
     closeDB()

@@ -67,6 +67,8 @@ const PATH_SEGMENT_FORBIDDEN = /[\u0000-\u001F\u007F]/
 export class StreamHttpHandler {
   private readonly baseHeaders: OutgoingHttpHeaders
   private readonly liveReaders = new Set<() => void>()
+  /** Set on shutdown: live reads answer at once instead of waiting, so connections can drain. */
+  private closing = false
 
   constructor(private readonly store: StreamStore, private readonly options: StreamHttpOptions) {
     this.baseHeaders = {
@@ -97,6 +99,7 @@ export class StreamHttpHandler {
 
   /** Ends every long-poll and SSE connection (server shutdown); readers reconnect elsewhere. */
   closeLiveReaders(): void {
+    this.closing = true
     for (const end of [...this.liveReaders]) end()
   }
 
@@ -185,7 +188,7 @@ export class StreamHttpHandler {
     const first = this.store.read(path, query.from, this.readOptions(path))
     if (first.messages.length > 0) return this.sendRead(undefined, res, first, false, cursor)
     const stream = first.stream
-    if (stream.closed) return this.sendTail(res, stream, cursor)
+    if (stream.closed || this.closing) return this.sendTail(res, stream, cursor)
     const change = await this.waitForChange(res, stream)
     if (res.destroyed) return
     if (change?.removed) return this.sendError(undefined, res, new StreamError('not_found', 'Stream was deleted'))
@@ -229,7 +232,8 @@ export class StreamHttpHandler {
     const connection = new SseConnection(res, this.store, first.stream, first, query.cursor,
       { ...this.options.sse, chunkBytes: this.options.readChunkBytes }, () => this.liveReaders.delete(end))
     end = () => connection.end()
-    if (!res.writableEnded) this.liveReaders.add(end)
+    if (this.closing) end()
+    else if (!res.writableEnded) this.liveReaders.add(end)
   }
 
   /** Catch-up reads may cut a byte stream anywhere (text at a character boundary), never a JSON message. */
