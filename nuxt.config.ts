@@ -26,6 +26,18 @@ export default defineNuxtConfig({
     presenceRetentionMinutes: 10,
     /** NUXT_SEED_DEMO=false: do not create a demo session when the data dir has none. */
     seedDemo: true,
+    /** NUXT_EMBED_ORIGINS: origins (comma-separated) allowed to frame /embed/** pages. */
+    embedOrigins: '',
+    /** NUXT_TRUST_PROXY=true: take the client address from X-Forwarded-For (behind a reverse proxy). */
+    trustProxy: false,
+    /** Session write limits (NUXT_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
+    rateLimit: {
+      perSecond: 50,
+      burst: 100,
+      agentPerSecond: 500,
+      agentBurst: 1000,
+      createPerMinute: 60,
+    },
   },
   nitro: {
     experimental: { tasks: true },

@@ -5,8 +5,8 @@ import { ZodError } from 'zod'
 import { COLLABORATOR_KEY_HEADER, IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
 import { SessionError } from '../sessions/errors'
 import type { SessionErrorCode } from '../sessions/errors'
-import type { Credentials } from '../sessions/access'
-import type { Idempotency } from '../sessions/service'
+import type { Credentials, Role } from '../sessions/access'
+import type { Idempotency, SessionService } from '../sessions/service'
 import { readBody } from '../streams/body'
 import { describeError } from '../streams/http'
 import { StreamError } from '../streams/errors'
@@ -88,6 +88,18 @@ export function requestIdempotency(event: H3Event, raw: Buffer): Idempotency | u
   if (key.length === 0 || key.length > 200) throw new SessionError('invalid', 'Idempotency-Key must be 1–200 characters')
   const requestHash = createHash('sha256').update(event.path.split('?')[0]!).update('\n').update(raw).digest('hex')
   return { key, requestHash }
+}
+
+/**
+ * The common start of every session write: which session, who is asking (401 for wrong
+ * credentials), and whether they are within their rate limit (429).
+ */
+export function sessionWriteContext(event: H3Event): { id: string, service: SessionService, role: Role } {
+  const id = sessionIdParam(event)
+  const service = useSessionService()
+  const role = service.role(id, sessionCredentials(event))
+  limitSessionWrites(event, role)
+  return { id, service, role }
 }
 
 export function sessionIdParam(event: H3Event): string {

@@ -1,8 +1,7 @@
 /** Deletes the session and its streams (agent token or server token). */
 export default defineApiHandler((event) => {
-  const id = sessionIdParam(event)
-  const service = useSessionService()
-  service.delete(id, service.role(id, sessionCredentials(event)))
+  const { id, service, role } = sessionWriteContext(event)
+  service.delete(id, role)
   setResponseStatus(event, 204)
   return null
 })

@@ -9,9 +9,8 @@ const DemoBodySchema = z.strictObject({
 
 /** Runs the scripted demo agent on this session (agent token). */
 export default defineApiHandler(async (event) => {
-  const id = sessionIdParam(event)
-  const service = useSessionService()
-  assertCanManage(service.role(id, sessionCredentials(event)), 'Starting the demo agent')
+  const { id, service, role } = sessionWriteContext(event)
+  assertCanManage(role, 'Starting the demo agent')
   const { body } = await readJsonBody(event, DemoBodySchema.parse)
   if (service.requireSession(id).status === 'ended') throw new SessionError('ended', 'Session has ended')
   const started = useDemoAgents().start(id, { speed: body.speed })

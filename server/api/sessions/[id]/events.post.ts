@@ -8,9 +8,7 @@ const parseEvents = (body: unknown) => Array.isArray(body) ? EventBatchSchema.pa
 
 /** Appends `{channel, data}` (or an array of them) and answers the stream offset after the write. */
 export default defineApiHandler(async (event) => {
-  const id = sessionIdParam(event)
-  const service = useSessionService()
-  const role = service.role(id, sessionCredentials(event))
+  const { id, service, role } = sessionWriteContext(event)
   const { body, raw } = await readJsonBody(event, parseEvents)
   return service.publish(id, body, role, requestIdempotency(event, raw))
 })

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * Pages get a strict Content-Security-Policy: scripts only from this origin or carrying the
+ * per-response nonce (Nuxt's inline bootstrap gets it here), no plugins, no foreign framing —
+ * except the embed route, which origins listed in NUXT_EMBED_ORIGINS may frame.
+ * Dev mode is left alone: Vite's client needs inline and eval'd scripts.
+ */
+export default defineNitroPlugin((nitroApp) => {
+  if (import.meta.dev) return
+  nitroApp.hooks.hook('render:html', (html, { event }) => {
+    const nonce = randomBytes(16).toString('base64')
+    // Only Nuxt's own head and body-end chunks are touched; rendered content is escaped text.
+    const withNonce = (chunk: string) => chunk.replace(/<script\b/g, `<script nonce="${nonce}"`)
+    html.head = html.head.map(withNonce)
+    html.bodyAppend = html.bodyAppend.map(withNonce)
+    const embed = event.path.startsWith('/embed/')
+    setResponseHeaders(event, {
+      'content-security-policy': contentSecurityPolicy(nonce, embed ? frameAncestors() : '\'none\''),
+      'referrer-policy': 'strict-origin-when-cross-origin',
+      'x-content-type-options': 'nosniff',
+      ...(embed ? {} : { 'x-frame-options': 'DENY' }),
+    })
+  })
+})
+
+function contentSecurityPolicy(nonce: string, ancestors: string): string {
+  return [
+    'default-src \'self\'',
+    `script-src 'self' 'nonce-${nonce}'`,
+    'style-src \'self\' \'unsafe-inline\'',
+    'img-src \'self\' data: https:',
+    'connect-src \'self\'',
+    'object-src \'none\'',
+    'base-uri \'self\'',
+    'form-action \'self\'',
+    `frame-ancestors ${ancestors}`,
+  ].join('; ')
+}
+
+/** `'self'` plus every origin in NUXT_EMBED_ORIGINS (comma- or space-separated). */
+function frameAncestors(): string {
+  const origins = String(useRuntimeConfig().embedOrigins).split(/[\s,]+/).filter(origin => /^https?:\/\/[^\s/]+$/.test(origin))
+  return ['\'self\'', ...origins].join(' ')
+}
