@@ -15,7 +15,7 @@ export default defineNuxtConfig({
     streamsAuth: 'on',
     streamsLongPollTimeoutMs: 30_000,
     streamsSseMaxSeconds: 60,
-    streamsReadChunkBytes: 256 * 1024,
+    streamsReadChunkBytes: 1024 * 1024,
     streamsMaxAppendBytes: 4 * 1024 * 1024,
     streamsCorsOrigin: '*',
     /** NUXT_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */

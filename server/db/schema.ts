@@ -18,6 +18,11 @@ export const streams = sqliteTable('streams', {
   /** Earliest position still retained (raised by retention). */
   headPos: integer('head_pos').notNull().default(0),
   closed: integer('closed', { mode: 'boolean' }).notNull().default(false),
+  /**
+   * The producer tuple `[id, epoch, seq]` (JSON) whose append closed the stream: on a closed
+   * stream only a retry of exactly that request is a duplicate (204); anything else is 409.
+   */
+  closedBy: text('closed_by'),
   lastStreamSeq: text('last_stream_seq'),
   forkedFromId: integer('forked_from_id'),
   forkedFromPath: text('forked_from_path'),

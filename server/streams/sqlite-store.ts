@@ -10,7 +10,7 @@ import { formatOffset } from './offsets'
 import { decideProducer } from './producers'
 import type { ProducerState } from './producers'
 import type {
-  AppendOptions, AppendResult, CreateResult, CreateStreamOptions, ReadFrom, ReadOptions, ReadResult,
+  AppendOptions, AppendResult, CreateResult, CreateStreamOptions, ProducerTuple, ReadFrom, ReadOptions, ReadResult,
   StreamAppend, StreamChange, StreamInfo, StreamListener, StreamStore,
 } from './store'
 
@@ -47,7 +47,7 @@ interface AppendPlan {
   producerState?: ProducerState
   batch: Buffer[]
   fromPos: number
-  next: { tailPos: number, closed: boolean, lastStreamSeq: string | null }
+  next: { tailPos: number, closed: boolean, closedBy: string | null, lastStreamSeq: string | null }
 }
 
 interface DataRow {
@@ -83,8 +83,8 @@ export class SqliteStreamStore implements StreamStore {
         forkRequestedOffset: p('forkRequestedOffset'), forkSubOffset: p('forkSubOffset'),
       }).returning({ id: streams.id }).prepare(),
       updateAfterAppend: db.update(streams).set({
-        tailPos: sql`${p('tailPos')}`, closed: sql`${p('closed')}`, lastAccessAt: sql`${p('now')}`,
-        lastStreamSeq: sql`${p('lastStreamSeq')}`,
+        tailPos: sql`${p('tailPos')}`, closed: sql`${p('closed')}`, closedBy: sql`${p('closedBy')}`,
+        lastAccessAt: sql`${p('now')}`, lastStreamSeq: sql`${p('lastStreamSeq')}`,
       }).where(eq(streams.id, p('id'))).prepare(),
       updateAccess: db.update(streams).set({ lastAccessAt: sql`${p('now')}` }).where(eq(streams.id, p('id'))).prepare(),
       updateRefCount: db.update(streams).set({ refCount: sql`${p('refCount')}` }).where(eq(streams.id, p('id'))).prepare(),
@@ -181,7 +181,7 @@ export class SqliteStreamStore implements StreamStore {
     let producerState: ProducerState | undefined
     if (options.producer) {
       const decision = decideProducer(this.loadProducer(record.id, options.producer.id), options.producer)
-      if (decision.kind === 'duplicate') {
+      if (decision.kind === 'duplicate' && (!record.closed || record.closedBy === closingTuple(options.producer))) {
         this.touchRecord(record, now)
         return { stream: record, duplicate: true, producer: { epoch: decision.state.epoch, seq: decision.state.lastSeq } }
       }
@@ -218,7 +218,12 @@ export class SqliteStreamStore implements StreamStore {
       producerState,
       batch: hasBody ? this.toMessages(record, options.body, false) : [],
       fromPos: record.tailPos,
-      next: { tailPos: record.tailPos, closed: options.close, lastStreamSeq: options.streamSeq ?? record.lastStreamSeq },
+      next: {
+        tailPos: record.tailPos,
+        closed: options.close,
+        closedBy: options.close && options.producer ? closingTuple(options.producer) : null,
+        lastStreamSeq: options.streamSeq ?? record.lastStreamSeq,
+      },
     }
   }
 
@@ -344,7 +349,7 @@ export class SqliteStreamStore implements StreamStore {
       })!.id
       tailPos = this.insertMessages(id, isJsonContentType(config.contentType), startPos, batch, now)
       if (tailPos !== startPos)
-        this.q.updateAfterAppend.run({ id, now, tailPos, closed: config.closed ? 1 : 0, lastStreamSeq: null })
+        this.q.updateAfterAppend.run({ id, now, tailPos, closed: config.closed ? 1 : 0, closedBy: null, lastStreamSeq: null })
       if (fork) this.q.updateRefCount.run({ id: fork.source.id, refCount: fork.source.refCount + 1 })
     }, { behavior: 'immediate' })
     if (fork) fork.source.refCount++
@@ -582,6 +587,10 @@ export class SqliteStreamStore implements StreamStore {
   private publish(change: StreamChange): void {
     this.notifier.publish(change)
   }
+}
+
+function closingTuple(producer: ProducerTuple): string {
+  return JSON.stringify([producer.id, producer.epoch, producer.seq])
 }
 
 /** Cuts a byte chunk to at most `length` bytes, never inside a UTF-8 character of a text stream. */

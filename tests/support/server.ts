@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -9,7 +9,11 @@ import { join, resolve } from 'node:path'
 export interface TestServer {
   url: string
   dataDir: string
-  token: string
+  /**
+   * The bearer token writes need: the configured one, or — when started with
+   * `NUXT_STREAMS_TOKEN: ''` — the one the server generated into `<dataDir>/server-token`.
+   */
+  readonly token: string
   /** Output the process has printed so far. */
   readonly log: string
   /** SIGKILL: no shutdown hooks, no flush — the crash case. */
@@ -25,12 +29,13 @@ export interface StartOptions {
   dataDir?: string
 }
 
-const ENTRY = resolve('.output/server/index.mjs')
+/** The build under test; TEST_SERVER_ENTRY points elsewhere, e.g. at a copy kept apart from rebuilds. */
+const ENTRY = resolve(process.env.TEST_SERVER_ENTRY ?? '.output/server/index.mjs')
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const port = await freePort()
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ds-test-'))
-  const token = `test-token-${port}`
+  const configuredToken = options.env?.NUXT_STREAMS_TOKEN ?? `test-token-${port}`
   const url = `http://127.0.0.1:${port}`
   let child: ChildProcess
   let log = ''
@@ -42,7 +47,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
         PORT: String(port),
         HOST: '127.0.0.1',
         NUXT_DATA_DIR: dataDir,
-        NUXT_STREAMS_TOKEN: token,
+        NUXT_STREAMS_TOKEN: configuredToken,
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,7 +65,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   return {
     url,
     dataDir,
-    token,
+    get token() { return configuredToken || generatedToken(dataDir) },
     get log() { return log },
     async kill() {
       child.kill('SIGKILL')
@@ -78,6 +83,16 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       await launch()
     },
   }
+}
+
+/** Where a server started without NUXT_STREAMS_TOKEN keeps the token it generated. */
+export function serverTokenFile(dataDir: string): string {
+  return join(dataDir, 'server-token')
+}
+
+function generatedToken(dataDir: string): string {
+  const file = serverTokenFile(dataDir)
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : ''
 }
 
 async function waitUntilHealthy(url: string, hasExited: () => boolean, log: () => string): Promise<void> {

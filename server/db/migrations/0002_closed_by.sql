@@ -1,0 +1,1 @@
+ALTER TABLE `streams` ADD `closed_by` text;
