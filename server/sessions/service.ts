@@ -159,12 +159,13 @@ export class SessionService {
   /** Validates, authorises and appends events; returns where they landed. */
   publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency): WriteResult {
     const session = this.requireSession(sessionId)
+    const timestamp = new Date(this.now()).toISOString()
+    const events = inputs.map(input => completeEvent(session.id, input, timestamp))
+    // Permission first: replaying a key is no way around the capability rules.
+    for (const event of events) assertCanWrite(role, event)
     const replay = this.replay(sessionId, idempotency)
     if (replay) return replay
     assertActive(session)
-    const timestamp = new Date(this.now()).toISOString()
-    const events = inputs.map(input => completeEvent(session.id, input, timestamp))
-    for (const event of events) assertCanWrite(role, event)
     return this.write(session, events.map(event => ({ event })), idempotency)
   }
 
@@ -232,12 +233,12 @@ export class SessionService {
       trimmedStreams++
       this.materializer.drop(path)
     }
-    const remaining = this.db.select({ id: sessions.id, agentId: sessions.agentId }).from(sessions).all()
-    for (const { id } of remaining) {
+    for (const { id } of this.db.select({ id: sessions.id }).from(sessions).all()) {
       trim(sessionStreamPath(id), cutoff)
       trim(presenceStreamPath(id), now - presenceMinutes * 60 * 1000)
     }
-    for (const agentId of new Set(remaining.map(row => row.agentId))) trim(agentStreamPath(agentId), cutoff)
+    // Every agent stream, including those of deleted sessions and of agents only named in events.
+    for (const path of this.store.listPaths(agentStreamPath(''))) trim(path, cutoff)
     this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, now - IDEMPOTENCY_RETENTION_MS)).run()
     return { deletedSessions: idle.length, trimmedStreams }
   }
@@ -271,7 +272,7 @@ export class SessionService {
       if (event.channel === 'agentState' && event.data.agentId === session.agentId) agentStatus = event.data.status
     }
     for (const path of batches.keys()) {
-      if (path.startsWith('agents/')) this.store.create(path, { contentType: JSON_TYPE, closed: false, body: Buffer.alloc(0) })
+      if (path.startsWith(agentStreamPath('')) && !this.agentStreamWritable(path)) batches.delete(path)
     }
     const appends: StreamAppend[] = [...batches].map(([path, changes]) => ({
       path,
@@ -292,6 +293,21 @@ export class SessionService {
       }
     })
     return { ok: true, offset }
+  }
+
+  /**
+   * Agent streams are created on first use. One an operator closed (raw protocol, server token)
+   * no longer receives copies, rather than failing every session write that names the agent.
+   */
+  private agentStreamWritable(path: string): boolean {
+    try {
+      return !this.store.head(path).closed
+    }
+    catch (error) {
+      if (!(error instanceof StreamError) || error.code !== 'not_found') throw error
+      this.store.create(path, { contentType: JSON_TYPE, closed: false, body: Buffer.alloc(0) })
+      return true
+    }
   }
 
   /** The first result of a write already made with this Idempotency-Key, if any. */

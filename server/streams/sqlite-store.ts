@@ -113,6 +113,8 @@ export class SqliteStreamStore implements StreamStore {
         set: { epoch: sql`excluded.epoch`, lastSeq: sql`excluded.last_seq`, updatedAt: sql`excluded.updated_at` },
       }).prepare(),
       deleteProducers: db.delete(producers).where(eq(producers.streamId, p('streamId'))).prepare(),
+      pathsLike: db.select({ path: streams.path }).from(streams)
+        .where(and(eq(streams.softDeleted, false), sql`${streams.path} LIKE ${p('pattern')} ESCAPE '\\'`)).prepare(),
       expiryCandidates: db.select({ id: streams.id }).from(streams).where(and(
         eq(streams.softDeleted, false),
         or(
@@ -241,6 +243,11 @@ export class SqliteStreamStore implements StreamStore {
 
   head(path: string): StreamInfo {
     return this.live(path)
+  }
+
+  listPaths(prefix: string): string[] {
+    const pattern = `${prefix.replace(/[\\%_]/g, '\\$&')}%`
+    return this.q.pathsLike.all({ pattern }).map(row => row.path)
   }
 
   touch(path: string): StreamInfo {

@@ -114,6 +114,8 @@ export interface StreamStore {
   read(path: string, from: ReadFrom, options: ReadOptions): ReadResult
   /** Metadata without resetting a sliding TTL. */
   head(path: string): StreamInfo
+  /** Paths of the live streams under a prefix (e.g. `agents/`), for housekeeping. */
+  listPaths(prefix: string): string[]
   delete(path: string): void
   /** Resets the sliding TTL, as every read and write does. */
   touch(path: string): StreamInfo

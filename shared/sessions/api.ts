@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { AgentIdSchema } from './channels'
 import type { Presence } from './channels'
 import type { SessionState } from './reducer'
 
@@ -13,7 +14,7 @@ export const CreateSessionBodySchema = z.strictObject({
   title: z.string().trim().min(1).max(200).optional(),
   projectId: z.string().min(1).max(200).optional(),
   taskId: z.string().min(1).max(200).optional(),
-  agentId: z.string().min(1).max(200).regex(/^[\w.:-]+$/, 'agentId may contain letters, digits, _ . : - only').optional(),
+  agentId: AgentIdSchema.optional(),
 })
 export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>
 

@@ -6,6 +6,8 @@ import { z } from 'zod'
  */
 
 const Id = z.string().min(1).max(200)
+/** Agent ids name a stream (`agents/<agentId>`), so they keep to URL-safe characters. */
+export const AgentIdSchema = Id.regex(/^[\w.:-]+$/, 'agentId may contain letters, digits, _ . : - only')
 const Timestamp = z.iso.datetime({ offset: true })
 const Text = z.string().max(100_000)
 const Coordinate = z.number().finite().min(-1_000_000).max(1_000_000)
@@ -14,7 +16,7 @@ const WebUrl = z.url({ protocol: /^https?$/ }).max(2048)
 
 export const ChunkSchema = z.strictObject({
   id: Id,
-  agentId: Id,
+  agentId: AgentIdSchema,
   sessionId: Id,
   text: Text,
   accumulated: Text.optional(),
@@ -26,7 +28,7 @@ export const ToolCallStatusSchema = z.enum(['pending', 'running', 'complete', 'e
 
 export const ToolCallSchema = z.strictObject({
   id: Id,
-  agentId: Id,
+  agentId: AgentIdSchema,
   sessionId: Id,
   tool: z.string().min(1).max(200),
   input: z.json(),
@@ -79,7 +81,7 @@ export const WorkflowSchema = z.strictObject({
 export const AgentStatusSchema = z.enum(['idle', 'starting', 'running', 'paused', 'error', 'completed'])
 
 export const AgentStateSchema = z.strictObject({
-  agentId: Id,
+  agentId: AgentIdSchema,
   sessionId: Id,
   status: AgentStatusSchema,
   taskId: Id.optional(),
