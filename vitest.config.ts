@@ -1,7 +1,10 @@
 import { fileURLToPath } from 'node:url'
+import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
+  // Compiles .vue files for component tests (tests/components); other tests never import one.
+  plugins: [vue()],
   test: {
     include: ['tests/**/*.test.ts'],
     testTimeout: 30_000,

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { buildEmbedSnippet, formatTimestamp, initialsOf, prettyJson, safeImageUrl, secondsUntil, toEpochMs, withEmbedOptions } from '../../utils/format'
+import { parseSessionPanels } from '../../utils/session-view'
+
+describe('format helpers', () => {
+  it('initials', () => {
+    expect(initialsOf('Ada Lovelace')).toBe('AL')
+    expect(initialsOf('grace')).toBe('GR')
+    expect(initialsOf('jean-luc picard')).toBe('JP')
+    expect(initialsOf('  ')).toBe('?')
+    expect(initialsOf('Ada (you)')).toBe('AD')
+  })
+
+  it('image URLs are http(s) only', () => {
+    expect(safeImageUrl('https://a.test/x.png')).toBe('https://a.test/x.png')
+    for (const bad of ['javascript:alert(1)', 'data:image/svg+xml,<svg onload=alert(1)>', '/a.png', '', null, undefined])
+      expect(safeImageUrl(bad)).toBeNull()
+  })
+
+  it('countdown seconds', () => {
+    expect(secondsUntil(10_000, 7_001)).toBe(3)
+    expect(secondsUntil(10_000, 12_000)).toBe(0)
+    expect(toEpochMs('2026-11-26T10:00:00Z')).toBe(Date.parse('2026-11-26T10:00:00Z'))
+    expect(toEpochMs('nonsense')).toBeNull()
+  })
+
+  it('pretty JSON never throws', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(prettyJson(cyclic)).toBe('[unserialisable value]')
+    expect(prettyJson(undefined)).toBe('—')
+    expect(prettyJson({ a: [1] })).toBe('{\n  "a": [\n    1\n  ]\n}')
+  })
+
+  it('timestamps render identically on server and hydration (UTC)', () => {
+    expect(formatTimestamp('2026-11-26T14:03:22Z', 'time', true)).toBe('14:03:22 UTC')
+    expect(formatTimestamp('not a date')).toBe('not a date')
+  })
+})
+
+describe('embed snippet', () => {
+  it('escapes attribute values so a title cannot inject markup into the host page', () => {
+    const snippet = buildEmbedSnippet({ src: 'https://x.test/embed/sessions/1?a=1&b=2', title: '"><script>alert(1)</script>' })
+    expect(snippet).not.toContain('<script>')
+    expect(snippet).toContain('title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"')
+    expect(snippet).toContain('src="https://x.test/embed/sessions/1?a=1&amp;b=2"')
+  })
+
+  it('adds panels and theme to relative and absolute URLs', () => {
+    expect(withEmbedOptions('/embed/sessions/1', { panels: ['messages', 'terminal'], theme: 'light' })).toBe('/embed/sessions/1?panels=messages%2Cterminal&theme=light')
+    expect(withEmbedOptions('https://x.test/embed/sessions/1?theme=dark', { panels: [], theme: null })).toBe('https://x.test/embed/sessions/1')
+  })
+
+  it('parses ?panels=', () => {
+    expect(parseSessionPanels('terminal,messages,bogus')).toEqual(['messages', 'terminal'])
+    expect(parseSessionPanels(['tools', 'approvals'])).toEqual(['tools', 'approvals'])
+    expect(parseSessionPanels(undefined)).toEqual(['messages', 'terminal', 'tools', 'approvals'])
+    expect(parseSessionPanels('nothing')).toEqual(['messages', 'terminal', 'tools', 'approvals'])
+  })
+})
