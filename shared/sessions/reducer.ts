@@ -1,5 +1,6 @@
 import type { AgentState, Chunk, Presence, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from './channels'
-import { fromChange } from './wire'
+import type { Channel } from './channels'
+import { fromChange, removalOf } from './wire'
 
 /** Chunks of one agent turn, their text joined in stream order. */
 export interface AgentMessage {
@@ -35,9 +36,11 @@ export function createSessionState(): SessionState {
  * Control messages, foreign types and invalid values are ignored.
  */
 export function applyChange(state: SessionState, message: unknown): SessionState {
+  const removal = removalOf(message)
+  if (removal) return removeEntity(state, removal.channel, removal.key)
   const decoded = fromChange(message)
   if (!decoded) return state
-  const { event, operation } = decoded
+  const { event } = decoded
   switch (event.channel) {
     case 'chunks':
       applyChunk(state, event.data)
@@ -55,9 +58,35 @@ export function applyChange(state: SessionState, message: unknown): SessionState
       state.agentState[event.data.agentId] = event.data
       break
     case 'presence':
-      if (operation === 'delete') delete state.presence[event.data.userId]
-      else state.presence[event.data.userId] = event.data
+      state.presence[event.data.userId] = event.data
       break
+  }
+  return state
+}
+
+function removeEntity(state: SessionState, channel: Channel, key: string): SessionState {
+  const splice = <T extends { id: string }>(items: T[]) => {
+    const position = positionOf(items, key, byId)
+    if (position !== undefined) items.splice(position, 1)
+    return position
+  }
+  switch (channel) {
+    case 'chunks': {
+      const chunk = state.chunks.find(entry => entry.id === key)
+      if (chunk === undefined || splice(state.chunks) === undefined) break
+      const id = messageId(chunk.agentId, chunk.turn ?? 0)
+      const rest = state.chunks.filter(other => messageId(other.agentId, other.turn ?? 0) === id)
+      const position = positionOf(state.messages, id, byId)
+      if (position === undefined) break
+      if (rest.length === 0) state.messages.splice(position, 1)
+      else state.messages[position]!.text = rest.map(other => other.text).join('')
+      break
+    }
+    case 'toolCalls': splice(state.toolCalls); break
+    case 'terminal': splice(state.terminal); break
+    case 'workflow': splice(state.workflow); break
+    case 'agentState': delete state.agentState[key]; break
+    case 'presence': delete state.presence[key]; break
   }
   return state
 }

@@ -39,3 +39,15 @@ export function fromChange(message: unknown): { event: SessionEvent, operation: 
   if (!parsed.success) return undefined
   return { event: { channel, data: parsed.data } as SessionEvent, operation }
 }
+
+/**
+ * The entity a `delete` change message removes. A delete may carry only its key (the State
+ * Protocol makes `old_value` optional), so it is decoded apart from inserts and updates.
+ */
+export function removalOf(message: unknown): { channel: Channel, key: string } | undefined {
+  if (typeof message !== 'object' || message === null) return undefined
+  const change = message as Partial<ChangeEvent>
+  if (change.headers?.operation !== 'delete' || typeof change.key !== 'string' || typeof change.type !== 'string') return undefined
+  const channel = CHANNEL_BY_TYPE[change.type]
+  return channel ? { channel, key: change.key } : undefined
+}

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { get } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -16,6 +17,8 @@ export interface TestServer {
   readonly token: string
   /** Output the process has printed so far. */
   readonly log: string
+  /** Process id of the current server process (changes on restart); for /proc figures such as RSS. */
+  readonly pid: number
   /** SIGKILL: no shutdown hooks, no flush — the crash case. */
   kill(): Promise<void>
   /** SIGTERM: graceful shutdown. */
@@ -67,6 +70,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     dataDir,
     get token() { return configuredToken || generatedToken(dataDir) },
     get log() { return log },
+    get pid() { return child.pid! },
     async kill() {
       child.kill('SIGKILL')
       await exited()
@@ -100,8 +104,7 @@ async function waitUntilHealthy(url: string, hasExited: () => boolean, log: () =
   while (Date.now() < deadline) {
     if (hasExited()) throw new Error(`Server exited during start:\n${log()}`)
     try {
-      const response = await fetch(`${url}/api/health`)
-      if (response.ok) return
+      if (await healthy(`${url}/api/health`)) return
     }
     catch {
       // not listening yet
@@ -109,6 +112,20 @@ async function waitUntilHealthy(url: string, hasExited: () => boolean, log: () =
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   throw new Error(`Server did not become healthy:\n${log()}`)
+}
+
+/**
+ * The probe uses node:http, not the global fetch: a test environment may replace that (happy-dom's
+ * enforces CORS against its page origin and logs every refused connection while the server starts).
+ */
+function healthy(url: string): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const request = get(url, (response) => {
+      response.resume()
+      resolveProbe(response.statusCode === 200)
+    })
+    request.on('error', () => resolveProbe(false))
+  })
 }
 
 function freePort(): Promise<number> {

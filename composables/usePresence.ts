@@ -1,0 +1,138 @@
+import { isClient, tryOnMounted, tryOnScopeDispose, useEventListener, useIntervalFn, useThrottleFn } from '@vueuse/core'
+import { computed, shallowRef, toValue, watch } from 'vue'
+import type { ComputedRef, MaybeRefOrGetter, Ref } from 'vue'
+import type { PresenceAction, PresenceBody } from '../shared/sessions/api'
+import type { Presence } from '../shared/sessions/channels'
+import { currentPinia } from '../utils/pinia'
+import { sendPresenceBeacon } from '../utils/session-api'
+import { sendPresence } from '../utils/session-writes'
+import { useIdentity } from './useIdentity'
+import { useSession } from './useSession'
+import type { SessionUser, UseSessionOptions } from './useSession'
+
+export interface CursorPosition {
+  x: number
+  y: number
+}
+
+export interface UsePresenceOptions extends Omit<UseSessionOptions, 'user'> {
+  /** Heartbeat interval in ms; the server counts a user present for 30 s after the last one. Default 10000. */
+  heartbeatMs?: number
+  /** At most one cursor update per this many ms; the last position is always sent. Default 50. */
+  cursorThrottleMs?: number
+  /** Join when mounted and leave when unmounted or the page is hidden for good. Default true. */
+  immediate?: boolean
+}
+
+export interface UsePresenceReturn {
+  /** Seen in the last 30 s, earliest joiner first, including this user. */
+  participants: ComputedRef<Presence[]>
+  /** Participants other than this user. */
+  others: ComputedRef<Presence[]>
+  onlineCount: ComputedRef<number>
+  /** This user's cursor: moves at once, while the network sees it at most every `cursorThrottleMs`. */
+  cursor: Readonly<Ref<CursorPosition | null>>
+  isJoined: Readonly<Ref<boolean>>
+  updateCursor: (x: number, y: number) => void
+  join: () => Promise<void>
+  leave: () => Promise<void>
+}
+
+/**
+ * This user's presence in a session and everyone else's: join on mount, heartbeat, throttled
+ * cursor, leave on unmount — and on `pagehide` by beacon, since a fetch may not outlive the page.
+ */
+export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRefOrGetter<SessionUser>, options: UsePresenceOptions = {}): UsePresenceReturn {
+  const { heartbeatMs = 10_000, cursorThrottleMs = 50, immediate = true } = options
+  const identity = user === undefined ? useIdentity() : undefined
+  const me = computed<SessionUser>(() => user === undefined
+    ? { userId: identity!.userId.value, displayName: identity!.displayName.value || undefined }
+    : toValue(user))
+  const session = useSession(sessionId, { ...options, user: me })
+  const id = computed(() => toValue(sessionId))
+  const cursor = shallowRef<CursorPosition | null>(null)
+  const isJoined = shallowRef(false)
+  const writeOptions = { ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia: currentPinia(options.pinia) }
+
+  // Where and as whom this user joined: a leave or heartbeat goes there even after the id changed.
+  let joinedAs: { sessionId: string, user: SessionUser } | null = null
+  // Whether the user should be present; `pagehide` leaves without changing it, so `pageshow` rejoins.
+  let wanted = false
+
+  const send = (target: { sessionId: string, user: SessionUser }, action: PresenceAction, extra: Partial<PresenceBody> = {}) => {
+    const { userId, displayName, avatarUrl } = target.user
+    return sendPresence(target.sessionId, { userId, displayName, avatarUrl, action, ...extra }, writeOptions)
+  }
+
+  const heartbeat = useIntervalFn(() => {
+    if (joinedAs) void send(joinedAs, 'heartbeat')
+  }, heartbeatMs, { immediate: false })
+
+  async function join(): Promise<void> {
+    wanted = true
+    if (!isClient || !me.value.userId || joinedAs) return
+    joinedAs = { sessionId: id.value, user: { ...me.value } }
+    isJoined.value = true
+    heartbeat.resume()
+    await send(joinedAs, 'join', cursor.value ? { cursor: cursor.value } : {})
+  }
+
+  /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
+  async function depart(): Promise<void> {
+    const target = joinedAs
+    if (!target) return
+    joinedAs = null
+    isJoined.value = false
+    heartbeat.pause()
+    await send(target, 'leave')
+  }
+
+  async function leave(): Promise<void> {
+    wanted = false
+    await depart()
+  }
+
+  const sendCursor = useThrottleFn(() => {
+    if (joinedAs && cursor.value) void send(joinedAs, 'update', { cursor: cursor.value })
+  }, cursorThrottleMs, true, true)
+
+  function updateCursor(x: number, y: number): void {
+    cursor.value = { x, y }
+    void sendCursor()
+  }
+
+  if (isClient) {
+    if (immediate) tryOnMounted(() => void join())
+    // The user id arrives once mounted when it comes from useIdentity; a new session or user rejoins.
+    watch([id, () => me.value.userId], async ([sessionOf, userId]) => {
+      if (joinedAs && (joinedAs.sessionId !== sessionOf || joinedAs.user.userId !== userId)) await depart()
+      if (wanted && userId) await join()
+    })
+    tryOnScopeDispose(() => void leave())
+    // Unload: only a beacon is sure to be delivered as the page goes away. Back from the bfcache: rejoin.
+    useEventListener(window, 'pagehide', () => {
+      const target = joinedAs
+      if (!target) return
+      joinedAs = null
+      isJoined.value = false
+      heartbeat.pause()
+      const { userId, displayName, avatarUrl } = target.user
+      sendPresenceBeacon(target.sessionId, { userId, displayName, avatarUrl, action: 'leave' }, options)
+    })
+    useEventListener(window, 'pageshow', (event: PageTransitionEvent) => {
+      if (event.persisted && wanted) void join()
+    })
+  }
+
+  const participants = session.participants
+  return {
+    participants,
+    others: computed(() => participants.value.filter(entry => entry.userId !== me.value.userId)),
+    onlineCount: computed(() => participants.value.length),
+    cursor,
+    isJoined,
+    updateCursor,
+    join,
+    leave,
+  }
+}

@@ -1,0 +1,41 @@
+import { computed } from 'vue'
+import type { ComputedRef, MaybeRefOrGetter } from 'vue'
+import type { TerminalEntry } from '../shared/sessions/channels'
+import type { LiveStatus } from '../utils/live-stream'
+import type { SendResult, TerminalInputCallbacks } from '../utils/session-writes'
+import { useSession } from './useSession'
+import type { UseSessionOptions } from './useSession'
+
+/** A terminal entry as shown: `pending` while its write is unconfirmed. */
+export interface TerminalLine extends TerminalEntry {
+  pending: boolean
+}
+
+export type UseTerminalOptions = UseSessionOptions
+
+export interface UseTerminalReturn {
+  /** Every entry in stream order, optimistic input included. */
+  lines: ComputedRef<TerminalLine[]>
+  /** The last 50 user inputs, newest first (for arrow-key recall). */
+  inputHistory: ComputedRef<string[]>
+  /** Sends user input (collaborator key or agent token needed); shows at once, rolls back if refused. */
+  sendCommand: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
+  /** Why the latest command was rolled back, if it was. */
+  error: ComputedRef<Error | null>
+  status: ComputedRef<LiveStatus>
+}
+
+/** The session terminal: lines, input history and sending commands. */
+export function useTerminal(sessionId: MaybeRefOrGetter<string>, options: UseTerminalOptions = {}): UseTerminalReturn {
+  const session = useSession(sessionId, options)
+  const pendingIds = computed(() => new Set(session.writes.value
+    .filter(write => write.kind === 'terminal' && (write.status === 'pending' || write.status === 'retrying'))
+    .map(write => write.entityId)))
+  return {
+    lines: computed(() => session.terminal.value.map(entry => ({ ...entry, pending: pendingIds.value.has(entry.id) }))),
+    inputHistory: computed(() => session.store.value.inputHistory),
+    sendCommand: (input, callbacks) => session.sendInput(input, callbacks),
+    error: computed(() => session.writes.value.findLast(write => write.kind === 'terminal' && write.status === 'failed')?.error ?? null),
+    status: session.status,
+  }
+}

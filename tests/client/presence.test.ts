@@ -1,0 +1,164 @@
+// @vitest-environment happy-dom
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { usePresence } from '../../composables/usePresence'
+import type { PresenceBody } from '../../shared/sessions/api'
+import { useSessionStore } from '../../stores/session'
+import { acquireSession } from '../../utils/session-subscription'
+import type { TestServer } from '../support/server'
+import { api, details, eventually, postPresence, snapshot } from '../support/sessions'
+import { createSession, flush, freshPinia, recordingFetch, startClientServer, until, withSetup } from './support'
+
+let server: TestServer
+
+beforeAll(async () => {
+  server = await startClientServer()
+})
+afterAll(() => server?.stop())
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+const ada = { userId: 'user-ada', displayName: 'Ada' }
+
+/** happy-dom has no PageTransitionEvent: an Event with `persisted`, as a browser leaving for (or returning from) the bfcache sends. */
+function pageTransition(type: 'pagehide' | 'pageshow'): Event {
+  return Object.assign(new Event(type), { persisted: true })
+}
+
+/** The user ids present on the server, once `accept` takes them. */
+function presenceOnServer(sessionId: string, accept: (ids: string[]) => boolean): Promise<string[]> {
+  return eventually(async () => {
+    const ids = (await details(server, sessionId)).presence.map(entry => entry.userId)
+    return accept(ids) ? ids : undefined
+  }, 'presence on the server to change')
+}
+
+/** The presence bodies a recording fetch has sent, with the (possibly fake) time of sending. */
+function presencePosts(requests: { method: string, url: string, body?: string }[]): PresenceBody[] {
+  return requests
+    .filter(request => request.method === 'POST' && request.url.endsWith('/presence'))
+    .map(request => JSON.parse(request.body!) as PresenceBody)
+}
+
+describe('usePresence', () => {
+  it('joins when mounted, lists participants, and leaves when unmounted', async () => {
+    const session = await createSession(server)
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada))
+    // Optimistic: the user is listed before the server has answered.
+    expect(result.participants.value.map(entry => entry.userId)).toEqual(['user-ada'])
+    expect(result.isJoined.value).toBe(true)
+    await until(() => result.onlineCount.value === 1, 'joined')
+    await expect(details(server, session.id)).resolves.toMatchObject({ presence: [{ userId: 'user-ada', displayName: 'Ada' }] })
+
+    await postPresence(server, session, { userId: 'user-bob', displayName: 'Bob', action: 'join' })
+    await until(() => result.onlineCount.value === 2, 'Bob arrives through the presence stream')
+    expect(result.others.value.map(entry => entry.displayName)).toEqual(['Bob'])
+
+    wrapper.unmount()
+    await expect(presenceOnServer(session.id, ids => !ids.includes('user-ada'))).resolves.toEqual(['user-bob'])
+  })
+
+  it('sends a heartbeat every 10 s', async () => {
+    const session = await createSession(server)
+    const recorder = recordingFetch()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: recorder.fetch }))
+    await until(() => presencePosts(recorder.requests).length === 1, 'join sent')
+    const heartbeats = () => presencePosts(recorder.requests).filter(body => body.action === 'heartbeat').length
+    expect(presencePosts(recorder.requests)[0]!.action).toBe('join')
+
+    vi.advanceTimersByTime(9_999)
+    await flush()
+    expect(heartbeats()).toBe(0)
+    vi.advanceTimersByTime(1)
+    await until(() => heartbeats() === 1, 'first heartbeat')
+    vi.advanceTimersByTime(10_000)
+    await until(() => heartbeats() === 2, 'second heartbeat')
+    vi.advanceTimersByTime(30_000)
+    await until(() => heartbeats() === 5, 'three more')
+    expect(result.isJoined.value).toBe(true)
+
+    wrapper.unmount()
+    await until(() => presencePosts(recorder.requests).at(-1)?.action === 'leave', 'leave sent')
+    vi.advanceTimersByTime(60_000)
+    await flush()
+    expect(heartbeats()).toBe(5)
+  })
+
+  it('moves the local cursor at once but sends at most one update per 50 ms, always the last position', async () => {
+    const session = await createSession(server)
+    const recorder = recordingFetch()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+    const sentAt: number[] = []
+    const timed = recordingFetch((input, init) => {
+      if (typeof init?.body === 'string' && init.body.includes('"update"')) sentAt.push(Date.now())
+      return recorder.fetch(input, init)
+    })
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: timed.fetch }))
+    await until(() => presencePosts(recorder.requests).length === 1, 'join sent')
+
+    // 40 moves, 5 ms apart: 200 ms of dragging.
+    for (let step = 0; step < 40; step++) {
+      result.updateCursor(step, step * 2)
+      expect(result.cursor.value).toEqual({ x: step, y: step * 2 })
+      vi.advanceTimersByTime(5)
+    }
+    vi.advanceTimersByTime(100)
+    await until(() => presencePosts(recorder.requests).filter(body => body.action === 'update').length === sentAt.length && sentAt.length > 0, 'updates sent')
+    const updates = presencePosts(recorder.requests).filter(body => body.action === 'update')
+    expect(updates.length).toBeGreaterThanOrEqual(4)
+    expect(updates.length).toBeLessThanOrEqual(5)
+    for (let i = 1; i < sentAt.length; i++) expect(sentAt[i]! - sentAt[i - 1]!).toBeGreaterThanOrEqual(50)
+    expect(updates.at(-1)!.cursor).toEqual({ x: 39, y: 78 })
+
+    vi.useRealTimers()
+    const cursor = await eventually(async () => {
+      const entry = (await details(server, session.id)).presence.find(record => record.userId === 'user-ada')
+      return entry?.cursor?.x === 39 ? entry.cursor : undefined
+    }, 'the last position reached the server')
+    expect(cursor).toEqual({ x: 39, y: 78 })
+    wrapper.unmount()
+  })
+
+  it('leaves by beacon on pagehide and rejoins when the page is shown again from the bfcache', async () => {
+    const session = await createSession(server)
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada))
+    await until(() => result.onlineCount.value === 1, 'joined')
+    window.dispatchEvent(pageTransition('pagehide'))
+    expect(result.isJoined.value).toBe(false)
+    await expect(presenceOnServer(session.id, ids => ids.length === 0)).resolves.toEqual([])
+
+    window.dispatchEvent(pageTransition('pageshow'))
+    expect(result.isJoined.value).toBe(true)
+    await expect(presenceOnServer(session.id, ids => ids.length === 1)).resolves.toEqual(['user-ada'])
+    wrapper.unmount()
+  })
+})
+
+describe('presence stream', () => {
+  it('recovers from 410 Gone (presence history trimmed) by re-reading the session details', async () => {
+    const session = await createSession(server)
+    await postPresence(server, session, { userId: 'early', action: 'join' })
+    const pinia = freshPinia()
+    const store = useSessionStore(session.id, pinia)
+    store.hydrate(await snapshot(server, session.id))
+    const stale = store.presenceOffset
+    await postPresence(server, session, { userId: 'later', action: 'join' })
+    // Retention as of 11 minutes from now: all presence history so far is past its 10 minutes.
+    const trimmed = await api(server, 'POST', '/api/admin/retention', { json: { now: Date.now() + 11 * 60_000 }, headers: { authorization: `Bearer ${server.token}` } })
+    expect(trimmed.status).toBe(200)
+    const read = await fetch(`${server.url}/v1/stream/sessions/${session.id}/presence?offset=${stale}`)
+    expect(read.status).toBe(410)
+    await read.text()
+
+    const handle = acquireSession(session.id, { pinia })
+    await until(() => handle.subscription.presence.status.value === 'live', 'presence is live again')
+    const current = await details(server, session.id)
+    expect(store.presenceOffset).toBe(current.presenceOffset)
+    expect(Object.keys(store.presence).sort()).toEqual(current.presence.map(entry => entry.userId).sort())
+
+    await postPresence(server, session, { userId: 'newcomer', displayName: 'New', action: 'join' })
+    await until(() => 'newcomer' in store.presence, 'a join after the recovery arrives live')
+    handle.release()
+  })
+})

@@ -1,0 +1,152 @@
+import type { AgentState } from '../shared/sessions/channels'
+import { fromChange } from '../shared/sessions/wire'
+import { createAgentFeedState, foldAgentEvent } from './agent-fold'
+import type { AgentFeedState, AgentStep } from './agent-fold'
+import type { BackoffSchedule } from './backoff'
+import { LiveStream } from './live-stream'
+import type { LiveStatus, ReconnectInfo } from './live-stream'
+import { fitBatch, STREAM_START_OFFSET } from './offsets'
+import { reactiveState } from './reactive-state'
+import { agentStreamUrl, resolveBaseUrl } from './session-api'
+import type { SessionClientOptions } from './session-api'
+
+export interface AgentEventMeta {
+  sessionId: string
+  /** Offset after the batch that carried the event. */
+  offset: string
+  /** False while history is replayed, true once the feed has caught up. */
+  live: boolean
+}
+
+export interface AgentCallbacks {
+  onState?: (state: AgentState, meta: AgentEventMeta) => void
+  onStep?: (step: AgentStep, meta: AgentEventMeta) => void
+  onReconnect?: (info: ReconnectInfo) => void
+  onError?: (error: Error) => void
+  onStatus?: (status: LiveStatus) => void
+}
+
+export interface AgentFeedOptions extends SessionClientOptions {
+  /** Where to start reading: `-1` replays the agent's retained history, `now` only what comes next. Default `-1`. */
+  offset?: string
+  /** How many tool calls to keep. Default 50. */
+  maxTools?: number
+  /** Reconnect schedule. Default: 1 s, ×2, capped at 30 s, unlimited. */
+  backoff?: Partial<BackoffSchedule>
+}
+
+/** The live stream `agents/<agentId>`: a copy of every event naming the agent, in any session. */
+export class AgentFeed {
+  readonly state: AgentFeedState
+  readonly live: LiveStream
+  private readonly listeners = new Set<AgentCallbacks>()
+  private caughtUp = false
+
+  constructor(readonly agentId: string, private readonly options: AgentFeedOptions = {}) {
+    this.state = reactiveState<AgentFeedState>(createAgentFeedState(options.offset))
+    this.live = new LiveStream({
+      url: agentStreamUrl(resolveBaseUrl(options), agentId),
+      fetch: options.fetch,
+      backoff: options.backoff,
+      offset: () => this.state.offset,
+      onBatch: (batch) => {
+        const fit = fitBatch(this.state.offset, batch.from, batch.to)
+        if (fit !== 'next') return fit === 'duplicate'
+        this.state.offset = batch.to
+        if (batch.upToDate) this.caughtUp = true
+        for (const item of batch.items) this.apply(item, batch.to)
+        return true
+      },
+      // Trimmed history: start again from what is retained.
+      onGone: async () => {
+        Object.assign(this.state, createAgentFeedState(STREAM_START_OFFSET))
+      },
+      onReconnect: info => this.emit(listener => listener.onReconnect?.(info)),
+      onError: error => this.emit(listener => listener.onError?.(error)),
+      onStatus: status => this.emit(listener => listener.onStatus?.(status)),
+    })
+  }
+
+  listen(callbacks: AgentCallbacks): () => void {
+    this.listeners.add(callbacks)
+    return () => {
+      this.listeners.delete(callbacks)
+    }
+  }
+
+  clearStreaming(): void {
+    this.state.streaming = ''
+  }
+
+  private apply(item: unknown, offset: string): void {
+    const decoded = fromChange(item)
+    if (!decoded) return
+    const { event } = decoded
+    const steps = foldAgentEvent(this.state, event, this.options.maxTools)
+    const meta: AgentEventMeta = { sessionId: event.data.sessionId, offset, live: this.caughtUp }
+    if (event.channel === 'agentState') this.emit(listener => listener.onState?.(event.data, meta))
+    for (const step of steps) this.emit(listener => listener.onStep?.(step, meta))
+  }
+
+  private emit(call: (listener: AgentCallbacks) => void): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        call(listener)
+      }
+      catch (error) {
+        console.error('[sessions] agent callback failed', error)
+      }
+    }
+  }
+}
+
+interface AgentEntry {
+  feed: AgentFeed
+  refs: number
+}
+
+/** One feed per agent per tab. Agent feeds hold no Pinia state, so the registry is the module's. */
+const feeds = new Map<string, AgentEntry>()
+
+export interface AgentHandle {
+  feed: AgentFeed
+  release: () => void
+}
+
+/** The tab's shared feed of an agent; the last release closes it. */
+export function acquireAgent(agentId: string, options: AgentFeedOptions = {}): AgentHandle {
+  const key = `${resolveBaseUrl(options)}|${agentId}`
+  let entry = feeds.get(key)
+  if (!entry) {
+    entry = { feed: new AgentFeed(agentId, options), refs: 0 }
+    feeds.set(key, entry)
+    entry.feed.live.start()
+  }
+  entry.refs++
+  const owned = entry
+  let released = false
+  return {
+    feed: owned.feed,
+    release: () => {
+      if (released) return
+      released = true
+      if (--owned.refs > 0) return
+      owned.feed.live.stop()
+      if (feeds.get(key) === owned) feeds.delete(key)
+    },
+  }
+}
+
+export function openAgentFeeds(): number {
+  return feeds.size
+}
+
+/** For code outside components: the agent's state changes and steps, across sessions. */
+export function subscribeToAgent(agentId: string, callbacks: AgentCallbacks, options: AgentFeedOptions = {}): () => void {
+  const handle = acquireAgent(agentId, options)
+  const stopListening = handle.feed.listen(callbacks)
+  return () => {
+    stopListening()
+    handle.release()
+  }
+}

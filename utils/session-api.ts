@@ -1,0 +1,126 @@
+import { isClient } from '@vueuse/core'
+import { IDEMPOTENCY_KEY_HEADER } from '../shared/sessions/api'
+import type { PresenceBody, SessionDetails, SessionSnapshot, WriteResult } from '../shared/sessions/api'
+import type { SessionEventInput } from '../shared/sessions/channels'
+
+/** Where the session API lives and how to reach it; shared by every client composable. */
+export interface SessionClientOptions {
+  /** Origin of the app server. Default: the page's origin (required outside a browser). */
+  baseUrl?: string
+  /** fetch implementation. Default: globalThis.fetch, looked up per request. */
+  fetch?: typeof fetch
+}
+
+/** A refused or failed API call; `status` 0 means the request never got an answer. */
+export class SessionApiError extends Error {
+  constructor(message: string, readonly status: number, readonly code?: string) {
+    super(message)
+    this.name = 'SessionApiError'
+  }
+
+  /** Worth asking again: no answer, a timeout, throttling or a server fault. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500
+  }
+}
+
+export function resolveBaseUrl(options: SessionClientOptions = {}): string {
+  if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '')
+  if (isClient) return window.location.origin
+  throw new Error('The session client needs options.baseUrl outside a browser')
+}
+
+/** Agent ids are restricted to `[\w.:-]`, all safe in a path; session ids are URL-safe base64. */
+const segment = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ':')
+
+export const sessionStreamUrl = (base: string, sessionId: string) => `${base}/v1/stream/sessions/${segment(sessionId)}`
+export const presenceStreamUrl = (base: string, sessionId: string) => `${sessionStreamUrl(base, sessionId)}/presence`
+export const agentStreamUrl = (base: string, agentId: string) => `${base}/v1/stream/agents/${segment(agentId)}`
+export const sessionApiUrl = (base: string, sessionId: string, action = '') =>
+  `${base}/api/sessions/${segment(sessionId)}${action ? `/${action}` : ''}`
+
+interface ApiRequest {
+  method?: string
+  body?: unknown
+  headers?: Record<string, string>
+  signal?: AbortSignal
+}
+
+async function request<T>(url: string, init: ApiRequest, options: SessionClientOptions): Promise<T> {
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  const headers: Record<string, string> = { accept: 'application/json', ...init.headers }
+  if (init.body !== undefined) headers['content-type'] = 'application/json'
+  let response: Response
+  try {
+    response = await fetchImpl(url, {
+      method: init.method ?? 'GET',
+      headers,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      signal: init.signal,
+    })
+  }
+  catch (error) {
+    if (init.signal?.aborted) throw new SessionApiError('The request was aborted', 0, 'aborted')
+    throw new SessionApiError(`No answer from ${url}: ${error instanceof Error ? error.message : String(error)}`, 0)
+  }
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = text ? JSON.parse(text) : undefined
+  }
+  catch {
+    body = undefined
+  }
+  if (!response.ok) {
+    // h3 errors carry `message` and our domain `data.code`.
+    const problem = body as { message?: string, data?: { code?: string } } | undefined
+    throw new SessionApiError(problem?.message || `${response.status} ${response.statusText}`, response.status, problem?.data?.code)
+  }
+  return body as T
+}
+
+export function fetchSnapshot(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionSnapshot> {
+  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'snapshot'), { signal }, options)
+}
+
+export function fetchDetails(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionDetails> {
+  return request(sessionApiUrl(resolveBaseUrl(options), sessionId), { signal }, options)
+}
+
+export interface WriteInit {
+  idempotencyKey?: string
+  headers?: Record<string, string>
+  signal?: AbortSignal
+}
+
+export function postEvents(sessionId: string, events: SessionEventInput | SessionEventInput[], init: WriteInit, options: SessionClientOptions = {}): Promise<WriteResult> {
+  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'events'), {
+    method: 'POST',
+    body: events,
+    headers: withIdempotency(init),
+    signal: init.signal,
+  }, options)
+}
+
+export function postPresence(sessionId: string, body: PresenceBody, init: WriteInit, options: SessionClientOptions = {}): Promise<WriteResult> {
+  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+    method: 'POST',
+    body,
+    headers: withIdempotency(init),
+    signal: init.signal,
+  }, options)
+}
+
+/**
+ * Presence leave while the page is going away: a beacon survives unload where fetch may not.
+ * Presence needs no credentials, which matters because a beacon cannot carry headers.
+ */
+export function sendPresenceBeacon(sessionId: string, body: PresenceBody, options: SessionClientOptions = {}): boolean {
+  if (!isClient || typeof navigator.sendBeacon !== 'function') return false
+  const blob = new Blob([JSON.stringify(body)], { type: 'application/json' })
+  return navigator.sendBeacon(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), blob)
+}
+
+function withIdempotency(init: WriteInit): Record<string, string> {
+  return { ...init.headers, ...(init.idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: init.idempotencyKey } : {}) }
+}

@@ -1,0 +1,246 @@
+import { getActivePinia } from 'pinia'
+import type { Pinia } from 'pinia'
+import { computed } from 'vue'
+import type { ComputedRef } from 'vue'
+import type { SessionEvent } from '../shared/sessions/channels'
+import { SessionEventRouter } from '../shared/sessions/router'
+import { fromChange } from '../shared/sessions/wire'
+import type { ChangeOperation } from '../shared/sessions/wire'
+import { useSessionStore } from '../stores/session'
+import type { SessionStore } from '../stores/session'
+import type { BackoffSchedule } from './backoff'
+import { LiveStream } from './live-stream'
+import type { LiveBatch, LiveStatus, ReconnectInfo } from './live-stream'
+import { fetchDetails, fetchSnapshot, presenceStreamUrl, resolveBaseUrl, sessionStreamUrl } from './session-api'
+import type { SessionClientOptions } from './session-api'
+
+export type SessionStreamName = 'session' | 'presence'
+
+export interface SessionEventMeta {
+  stream: SessionStreamName
+  /** Offset after the batch that carried the event. */
+  offset: string
+  /** `delete` is a presence leave. */
+  operation: ChangeOperation
+}
+
+/** The spec's subscription callbacks. All optional; one that throws does not stop the others. */
+export interface SessionCallbacks {
+  /** Every event from the session and presence streams, after the store has applied it. */
+  onEvent?: (event: SessionEvent, meta: SessionEventMeta) => void
+  /** A stream is live again after failures; reading resumed at `info.offset`. */
+  onReconnect?: (info: ReconnectInfo & { stream: SessionStreamName }) => void
+  /** A connection or snapshot failure (retried unless the status became 'error'). */
+  onError?: (error: Error) => void
+  onStatus?: (status: LiveStatus) => void
+  /** The session ended: its stream is closed (EOF). */
+  onClose?: () => void
+}
+
+export interface SessionSubscriptionOptions extends SessionClientOptions {
+  /** Default: the active Pinia. */
+  pinia?: Pinia | null
+  /** Reconnect schedule. Default: 1 s, ×2, capped at 30 s, unlimited. */
+  backoff?: Partial<BackoffSchedule>
+}
+
+/**
+ * The live connection of one session: the session stream into the store (from its offset, after
+ * loading a snapshot if the store has none) and the presence stream from its presence offset.
+ * Events the store applies are fanned out through a SessionEventRouter and the callbacks.
+ */
+export class SessionSubscription {
+  readonly router: SessionEventRouter
+  readonly main: LiveStream
+  readonly presence: LiveStream
+  /** The session stream's status: it decides whether the session is live, ended or failing. */
+  readonly status: ComputedRef<LiveStatus>
+  readonly lastError: ComputedRef<Error | null>
+  readonly nextRetryAt: ComputedRef<number | null>
+
+  private readonly listeners = new Set<SessionCallbacks>()
+  private hydrating?: Promise<void>
+
+  constructor(readonly sessionId: string, readonly store: SessionStore, private readonly options: SessionSubscriptionOptions = {}) {
+    const base = resolveBaseUrl(options)
+    this.router = new SessionEventRouter({
+      // A failing handler is a bug worth seeing even when nobody listens for errors.
+      onError: (error, event) => {
+        console.error(`[sessions] ${event.channel} handler failed`, error)
+        this.reportError(error)
+      },
+    })
+    const common = {
+      fetch: options.fetch,
+      backoff: options.backoff,
+      prepare: () => this.ensureHydrated(),
+      onError: (error: Error) => this.reportError(error),
+    }
+    this.main = new LiveStream({
+      ...common,
+      url: sessionStreamUrl(base, sessionId),
+      offset: () => store.offset,
+      onBatch: batch => this.onBatch('session', batch),
+      // History before our offset was trimmed by retention: start over from a fresh snapshot.
+      onGone: async () => {
+        store.hydrate(await fetchSnapshot(sessionId, options), { force: true })
+      },
+      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'session' })),
+      onStatus: (status) => {
+        this.emit(listener => listener.onStatus?.(status))
+        if (status === 'closed') this.emit(listener => listener.onClose?.())
+      },
+    })
+    this.presence = new LiveStream({
+      ...common,
+      url: presenceStreamUrl(base, sessionId),
+      offset: () => store.presenceOffset,
+      onBatch: batch => this.onBatch('presence', batch),
+      // Presence keeps minutes of history: a tab asleep longer re-reads who is here.
+      onGone: async () => {
+        const details = await fetchDetails(sessionId, options)
+        store.replacePresence(details.presence, details.presenceOffset)
+      },
+      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'presence' })),
+    })
+    this.status = computed(() => this.main.status.value)
+    this.lastError = computed(() => this.main.lastError.value ?? this.presence.lastError.value)
+    this.nextRetryAt = computed(() => this.main.nextRetryAt.value ?? this.presence.nextRetryAt.value)
+  }
+
+  start(): void {
+    this.main.start()
+    this.presence.start()
+  }
+
+  stop(): void {
+    this.main.stop()
+    this.presence.stop()
+  }
+
+  retryNow(): void {
+    this.main.retryNow()
+    this.presence.retryNow()
+  }
+
+  listen(callbacks: SessionCallbacks): () => void {
+    this.listeners.add(callbacks)
+    return () => {
+      this.listeners.delete(callbacks)
+    }
+  }
+
+  private ensureHydrated(): Promise<void> {
+    if (this.store.hydrated) return Promise.resolve()
+    // Both streams wait for the same snapshot request.
+    this.hydrating ??= fetchSnapshot(this.sessionId, this.options)
+      .then((snapshot) => {
+        this.store.hydrate(snapshot)
+      })
+      .finally(() => {
+        this.hydrating = undefined
+      })
+    return this.hydrating
+  }
+
+  private onBatch(stream: SessionStreamName, batch: LiveBatch): boolean {
+    const fit = stream === 'session'
+      ? this.store.applyStream(batch.items, batch.from, batch.to)
+      : this.store.applyPresenceStream(batch.items, batch.from, batch.to)
+    if (fit === 'gap') return false
+    if (fit === 'duplicate') return true
+    for (const item of batch.items) {
+      const decoded = fromChange(item)
+      if (!decoded) continue
+      this.router.route(decoded.event)
+      const meta: SessionEventMeta = { stream, offset: batch.to, operation: decoded.operation }
+      this.emit(listener => listener.onEvent?.(decoded.event, meta))
+    }
+    return true
+  }
+
+  private reportError(error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error))
+    this.emit(listener => listener.onError?.(failure))
+  }
+
+  private emit(call: (listener: SessionCallbacks) => void): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        call(listener)
+      }
+      catch (error) {
+        console.error('[sessions] subscription callback failed', error)
+      }
+    }
+  }
+}
+
+interface RegistryEntry {
+  subscription: SessionSubscription
+  refs: number
+}
+
+/** Open subscriptions by Pinia (one app, or one SSR request) and `baseUrl|sessionId`. */
+const registries = new WeakMap<Pinia, Map<string, RegistryEntry>>()
+
+export interface SessionHandle {
+  subscription: SessionSubscription
+  /** Gives this reference back; the last one closes the connection. Safe to call twice. */
+  release: () => void
+}
+
+/**
+ * The one live subscription of a session in this tab, shared by every composable that asks:
+ * a browser allows about six connections per host, so never one per component.
+ */
+export function acquireSession(sessionId: string, options: SessionSubscriptionOptions = {}): SessionHandle {
+  const pinia = options.pinia ?? getActivePinia()
+  if (!pinia) throw new Error('A session subscription needs an active Pinia, or options.pinia')
+  const base = resolveBaseUrl(options)
+  const key = `${base}|${sessionId}`
+  let registry = registries.get(pinia)
+  if (!registry) {
+    registry = new Map()
+    registries.set(pinia, registry)
+  }
+  let entry = registry.get(key)
+  if (!entry) {
+    const subscription = new SessionSubscription(sessionId, useSessionStore(sessionId, pinia), { ...options, baseUrl: base })
+    entry = { subscription, refs: 0 }
+    registry.set(key, entry)
+    subscription.start()
+  }
+  entry.refs++
+  const owned = entry
+  const owner = registry
+  let released = false
+  return {
+    subscription: owned.subscription,
+    release: () => {
+      if (released) return
+      released = true
+      if (--owned.refs > 0) return
+      owned.subscription.stop()
+      if (owner.get(key) === owned) owner.delete(key)
+    },
+  }
+}
+
+/** How many session subscriptions are open for a Pinia (devtools, tests). */
+export function openSessionSubscriptions(pinia: Pinia | undefined = getActivePinia()): number {
+  return pinia ? registries.get(pinia)?.size ?? 0 : 0
+}
+
+/**
+ * For code outside components: follows a session (sharing the tab's connection) and calls back.
+ * Returns the unsubscribe function.
+ */
+export function subscribeToSession(sessionId: string, callbacks: SessionCallbacks, options: SessionSubscriptionOptions = {}): () => void {
+  const handle = acquireSession(sessionId, options)
+  const stopListening = handle.subscription.listen(callbacks)
+  return () => {
+    stopListening()
+    handle.release()
+  }
+}
