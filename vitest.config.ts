@@ -19,6 +19,8 @@ export default defineConfig({
   },
   resolve: {
     alias: {
+      // Nuxt's alias for the isomorphic code, as app files import it.
+      '#shared': fileURLToPath(new URL('./shared', import.meta.url)),
       vitest: fileURLToPath(new URL('./node_modules/vitest/dist/index.js', import.meta.url)),
     },
   },

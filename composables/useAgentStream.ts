@@ -1,7 +1,7 @@
 import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { AgentStatus, ToolCall } from '../shared/sessions/channels'
+import type { AgentStatus, ToolCall } from '#shared/sessions/channels'
 import { acquireAgent } from '../utils/agent-feed'
 import { createAgentFeedState } from '../utils/agent-fold'
 import type { AgentFeedOptions, AgentHandle } from '../utils/agent-feed'

@@ -1,5 +1,5 @@
-import type { AgentState } from '../shared/sessions/channels'
-import { fromChange } from '../shared/sessions/wire'
+import type { AgentState } from '#shared/sessions/channels'
+import { fromChange } from '#shared/sessions/wire'
 import { createAgentFeedState, foldAgentEvent } from './agent-fold'
 import type { AgentFeedState, AgentStep } from './agent-fold'
 import type { BackoffSchedule } from './backoff'

@@ -1,6 +1,6 @@
 import { isClient } from '@vueuse/core'
-import { COLLABORATOR_KEY_HEADER } from '../shared/sessions/api'
-import type { CreatedSession } from '../shared/sessions/api'
+import { COLLABORATOR_KEY_HEADER } from '#shared/sessions/api'
+import type { CreatedSession } from '#shared/sessions/api'
 
 /**
  * Per-session capabilities this browser holds. Both live in localStorage: a collaborate link

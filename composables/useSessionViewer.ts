@@ -1,0 +1,110 @@
+import { useEventListener } from '@vueuse/core'
+import { computed, onMounted, shallowRef } from 'vue'
+import type { ComputedRef } from 'vue'
+import type { SessionSnapshot } from '#shared/sessions/api'
+import { useSessionStore } from '../stores/session'
+import { collaboratorKeyFor, heldCredentials } from '../utils/session-credentials'
+import type { ConnectionState, TerminalLineView } from '../utils/session-view'
+import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
+import type { AgentMessage } from '#shared/sessions/reducer'
+import { useIdentity } from './useIdentity'
+import { usePresence } from './usePresence'
+import { useSession } from './useSession'
+import { useTerminal } from './useTerminal'
+
+export interface UseSessionViewerOptions {
+  /** Join presence and share this user's cursor (the app page). Default true; embeds only watch. */
+  presence?: boolean
+}
+
+/** Everything SessionViewerLayout is fed, in its prop names. */
+export interface SessionViewerProps {
+  title: string
+  connectionState: ConnectionState
+  nextRetryAt: number | null
+  agentStates: AgentState[]
+  participants: Presence[]
+  selfId: string | null
+  viewerUrl: string
+  collaborateUrl: string | null
+  embedUrl: string
+  canCollaborate: boolean
+  messages: AgentMessage[]
+  toolCalls: ToolCall[]
+  terminalLines: TerminalLineView[]
+  inputHistory: string[]
+  terminalError: string | null
+  workflow: WorkflowEvent[]
+}
+
+export interface UseSessionViewerReturn {
+  props: ComputedRef<SessionViewerProps>
+  onTerminalSubmit: (text: string) => void
+  onApprove: (requestId: string) => void
+  onReject: (requestId: string) => void
+  onReconnect: () => void
+}
+
+/**
+ * Loads a session for rendering: on the server (and on client-side navigation) from its
+ * snapshot; after SSR, the store arrives hydrated in Pinia's payload — offsets included — and
+ * nothing is fetched again. Throws a 404 for an unknown session.
+ */
+export async function loadSession(sessionId: string): Promise<void> {
+  const store = useSessionStore(sessionId)
+  if (store.hydrated) return
+  const snapshot = await $fetch<SessionSnapshot>(`/api/sessions/${encodeURIComponent(sessionId)}/snapshot`).catch((error: { statusCode?: number }) => {
+    throw createError({ statusCode: error.statusCode === 404 ? 404 : 502, statusMessage: error.statusCode === 404 ? 'Session not found' : 'Session unavailable', fatal: true })
+  })
+  store.hydrate(snapshot)
+}
+
+/**
+ * The session viewer's wiring: the session store and its live subscription mapped onto
+ * SessionViewerLayout's props, and its events onto optimistic writes.
+ */
+export function useSessionViewer(sessionId: string, options: UseSessionViewerOptions = {}): UseSessionViewerReturn {
+  const { presence: joinPresence = true } = options
+  const session = useSession(sessionId)
+  const terminal = useTerminal(sessionId)
+  const presence = joinPresence ? usePresence(sessionId) : undefined
+  const identity = useIdentity()
+  const origin = useRequestURL().origin
+  const viewerUrl = `${origin}/sessions/${sessionId}`
+
+  // Credentials live in this browser's storage: read once mounted, so the server render and the
+  // hydrating render agree (both as a viewer) and collaborator controls appear right after.
+  const credentials = shallowRef({ canCollaborate: false, collaboratorKey: undefined as string | undefined })
+  onMounted(() => {
+    credentials.value = { canCollaborate: heldCredentials(sessionId).canCollaborate, collaboratorKey: collaboratorKeyFor(sessionId) }
+  })
+
+  if (presence) useEventListener('pointermove', (event: PointerEvent) => presence.updateCursor(event.pageX, event.pageY), { passive: true })
+
+  const props = computed<SessionViewerProps>(() => ({
+    title: session.store.value.session?.title ?? 'Session',
+    connectionState: session.status.value,
+    nextRetryAt: session.nextRetryAt.value,
+    agentStates: Object.values(session.agentState.value),
+    participants: presence?.participants.value ?? session.participants.value,
+    selfId: identity.userId.value || null,
+    viewerUrl,
+    collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
+    embedUrl: `/embed/sessions/${sessionId}`,
+    canCollaborate: credentials.value.canCollaborate,
+    messages: session.messages.value,
+    toolCalls: session.toolCalls.value,
+    terminalLines: terminal.lines.value,
+    inputHistory: terminal.inputHistory.value,
+    terminalError: terminal.error.value?.message ?? null,
+    workflow: session.workflow.value,
+  }))
+
+  return {
+    props,
+    onTerminalSubmit: text => void terminal.sendCommand(text),
+    onApprove: requestId => void session.approve(requestId),
+    onReject: requestId => void session.reject(requestId),
+    onReconnect: () => session.retryNow(),
+  }
+}
