@@ -8,7 +8,7 @@ import type { UseSessionOptions } from './useSession'
 
 /** A terminal entry as shown: `pending` while its write is unconfirmed. */
 export interface TerminalLine extends TerminalEntry {
-  pending: boolean
+  pending?: boolean
 }
 
 export type UseTerminalOptions = UseSessionOptions
@@ -32,7 +32,10 @@ export function useTerminal(sessionId: MaybeRefOrGetter<string>, options: UseTer
     .filter(write => write.kind === 'terminal' && (write.status === 'pending' || write.status === 'retrying'))
     .map(write => write.entityId)))
   return {
-    lines: computed(() => session.terminal.value.map(entry => ({ ...entry, pending: pendingIds.value.has(entry.id) }))),
+    // Wrapping thousands of entries is costly; only a terminal with writes in flight needs it.
+    lines: computed(() => pendingIds.value.size === 0
+      ? session.terminal.value
+      : session.terminal.value.map(entry => ({ ...entry, pending: pendingIds.value.has(entry.id) }))),
     inputHistory: computed(() => session.store.value.inputHistory),
     sendCommand: (input, callbacks) => session.sendInput(input, callbacks),
     error: computed(() => session.writes.value.findLast(write => write.kind === 'terminal' && write.status === 'failed')?.error ?? null),
