@@ -7,9 +7,12 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 
 export type Synchronous = 'normal' | 'full'
 
+/** Drizzle over the connection; `$client` is the better-sqlite3 handle underneath. */
+export type AppDatabase = BetterSQLite3Database<Record<string, never>> & { $client: Database.Database }
+
 export interface OpenDatabase {
   sqlite: Database.Database
-  db: BetterSQLite3Database<Record<string, never>>
+  db: AppDatabase
 }
 
 /**

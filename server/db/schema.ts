@@ -1,4 +1,4 @@
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 /**
  * One row per stream incarnation. A path that is deleted and created again gets a new id, so
@@ -39,16 +39,25 @@ export const streams = sqliteTable('streams', {
 ])
 
 /**
- * Stream data. Byte streams store one row per append; JSON streams one row per flattened message.
- * `appendEnd` is the end position of the append that wrote the row: the "next data boundary"
- * that a fork sub-offset may not cross.
+ * Stored bytes as SQLite returns them: a JSON stream's row is TEXT (read as a JS string, much
+ * cheaper than a Buffer per row), a byte stream's row is a BLOB.
+ */
+const streamData = customType<{ data: Buffer | string, driverData: Buffer | string }>({
+  dataType: () => 'blob',
+})
+
+/**
+ * Stream data, one row per append. A byte stream's row holds the appended bytes; a JSON
+ * stream's row holds the append's flattened messages joined by commas (the inside of a JSON
+ * array), with `bounds` listing where each message but the last ends (string indices), so a read
+ * can start or stop between two messages of one append.
  */
 export const messages = sqliteTable('messages', {
   streamId: integer('stream_id').notNull(),
   startPos: integer('start_pos').notNull(),
   endPos: integer('end_pos').notNull(),
-  appendEnd: integer('append_end').notNull(),
-  data: blob('data', { mode: 'buffer' }).notNull(),
+  data: streamData('data').notNull(),
+  bounds: text('bounds'),
   createdAt: integer('created_at').notNull(),
 }, table => [
   primaryKey({ columns: [table.streamId, table.endPos] }),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { TerminalEntry, WorkflowEvent } from '#shared/sessions/channels'
 import { fromChange } from '#shared/sessions/wire'
+import { parseJsonChunks } from '../streams/json'
 import type { StreamChange, StreamStore } from '../streams/store'
 import { SessionError } from './errors'
 import { SessionPublisher } from './publisher'
@@ -206,8 +207,8 @@ class DemoRun {
       this.controller.abort()
       return
     }
-    for (const message of change.messages) {
-      const decoded = fromChange(JSON.parse(message.toString('utf8')))
+    for (const message of parseJsonChunks(change.chunks)) {
+      const decoded = fromChange(message)
       if (!decoded) continue
       const { event } = decoded
       if (event.channel === 'workflow' && (event.data.type === 'approval:approved' || event.data.type === 'approval:rejected')) {

@@ -1,5 +1,6 @@
 import { applyChange, createSessionState } from '#shared/sessions/reducer'
 import type { SessionState } from '#shared/sessions/reducer'
+import { parseJsonChunks } from '../streams/json'
 import type { StreamChange, StreamStore } from '../streams/store'
 
 /** A stream folded into session state, kept current by the store's notifier. */
@@ -55,7 +56,7 @@ export class StreamMaterializer {
     let stream = this.store.head(path)
     for (let from: Parameters<StreamStore['read']>[1] = { kind: 'start' }; ;) {
       const result = this.store.read(path, from, { maxBytes: REPLAY_CHUNK_BYTES, sliceMessages: false })
-      for (const message of result.messages) applyChange(state, JSON.parse(message.toString('utf8')))
+      for (const message of parseJsonChunks(result.chunks)) applyChange(state, message)
       pos = result.nextPos
       stream = result.stream
       if (pos >= stream.tailPos) break
@@ -74,7 +75,7 @@ export class StreamMaterializer {
       this.drop(path)
       return
     }
-    for (const message of change.messages) applyChange(entry.state, JSON.parse(message.toString('utf8')))
+    for (const message of parseJsonChunks(change.chunks)) applyChange(entry.state, message)
     entry.pos = change.toPos
   }
 }

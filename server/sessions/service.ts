@@ -84,7 +84,12 @@ export class SessionService {
     this.store.create(agentStreamPath(agentId), json)
     this.store.create(sessionStreamPath(id), json)
     this.store.create(presenceStreamPath(id), json)
-    const row = this.db.insert(sessions).values({
+    // In an explicit transaction: in autocommit mode, an INSERT … RETURNING read with .get()
+    // commits only when better-sqlite3 resets the statement, and a commit that fails there (disk
+    // full: SQLITE_FULL) is swallowed — the client got a 201 and tokens for a session that was
+    // never stored (tests/reliability/faults.test.ts). COMMIT as a statement of its own throws.
+    // If this fails, the two empty streams above are left without a session; retention removes them.
+    const row = this.db.transaction(tx => tx.insert(sessions).values({
       id,
       title: body.title ?? `Session ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`,
       projectId: body.projectId ?? null,
@@ -94,7 +99,7 @@ export class SessionService {
       collaboratorKeyHash: hashSecret(collaboratorKey),
       createdAt: now,
       lastActivityAt: now,
-    }).returning().get()
+    }).returning().get())
     const summary = this.summarize(row)
     return {
       ...summary,
@@ -239,8 +244,28 @@ export class SessionService {
     }
     // Every agent stream, including those of deleted sessions and of agents only named in events.
     for (const path of this.store.listPaths(agentStreamPath(''))) trim(path, cutoff)
+    this.removeOrphanStreams()
     this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, now - IDEMPOTENCY_RETENTION_MS)).run()
     return { deletedSessions: idle.length, trimmedStreams }
+  }
+
+  /**
+   * Empty `sessions/<id>` streams whose session was never stored: create() makes the streams
+   * first, so a failed insert (disk full) or a kill -9 in between leaves them behind. Nobody
+   * ever learnt their id; only empty ones go, so nothing written is ever removed here.
+   */
+  private removeOrphanStreams(): void {
+    const known = new Set(this.db.select({ id: sessions.id }).from(sessions).all().map(row => row.id))
+    for (const path of this.store.listPaths(sessionStreamPath(''))) {
+      const id = path.slice(sessionStreamPath('').length).split('/')[0]!
+      if (known.has(id)) continue
+      try {
+        if (this.store.head(path).tailPos === 0) this.store.delete(path)
+      }
+      catch (error) {
+        if (!(error instanceof StreamError)) throw error
+      }
+    }
   }
 
   requireSession(sessionId: string): SessionRow {

@@ -9,7 +9,7 @@ import { header, parseExpiry, parseFork, parseProducer, parseReadQuery, parseStr
 import type { ReadQuery } from './request'
 import { SseConnection } from './sse'
 import type { SseOptions } from './sse'
-import type { ReadResult, StreamChange, StreamInfo, StreamStore } from './store'
+import type { ReadResult, StreamChange, StreamChunk, StreamInfo, StreamStore } from './store'
 
 export interface StreamHttpOptions {
   /** URL prefix of every stream, e.g. `/v1/stream/`. */
@@ -186,7 +186,7 @@ export class StreamHttpHandler {
   private async longPoll(res: ServerResponse, path: string, query: ReadQuery): Promise<void> {
     const cursor = nextCursor(query.cursor)
     const first = this.store.read(path, query.from, this.readOptions(path))
-    if (first.messages.length > 0) return this.sendRead(undefined, res, first, false, cursor)
+    if (first.chunks.length > 0) return this.sendRead(undefined, res, first, false, cursor)
     const stream = first.stream
     if (stream.closed || this.closing) return this.sendTail(res, stream, cursor)
     const change = await this.waitForChange(res, stream)
@@ -260,7 +260,7 @@ export class StreamHttpHandler {
       headers['cache-control'] = cacheControl(stream, result)
       if (req && matchesEtag(header(req.headers, 'if-none-match'), etag)) return this.send(res, 304, headers)
     }
-    this.send(res, 200, headers, encodeBody(stream, result.messages))
+    this.send(res, 200, headers, encodeBody(stream, result.chunks))
   }
 
   /** A live read that found nothing new: 204 at the tail, with EOF when the stream is closed. */
@@ -324,27 +324,18 @@ export function describeError(error: unknown): { status: number, code: string, m
   return { status: 500, code: 'internal', message: 'Internal server error', headers: {} }
 }
 
-function encodeBody(stream: StreamInfo, messages: Buffer[]): Buffer {
-  if (!stream.json) return messages.length === 1 ? messages[0]! : Buffer.concat(messages)
-  const parts: Buffer[] = [OPEN_BRACKET]
-  messages.forEach((message, index) => {
-    if (index > 0) parts.push(COMMA)
-    parts.push(message)
-  })
-  parts.push(CLOSE_BRACKET)
-  return Buffer.concat(parts)
+/** A read's response body: the bytes, or the JSON messages as one array (§9.1). */
+function encodeBody(stream: StreamInfo, chunks: StreamChunk[]): Buffer | string {
+  if (stream.json) return `[${chunks.join(',')}]`
+  return chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks as Buffer[])
 }
-
-const OPEN_BRACKET = Buffer.from('[')
-const CLOSE_BRACKET = Buffer.from(']')
-const COMMA = Buffer.from(',')
 
 /**
  * Catch-up data is immutable by position, so it is cacheable (§10.1) — but never past the
  * stream's expiry, and a "nothing yet" answer at the tail of an open stream is not cached.
  */
 function cacheControl(stream: StreamInfo, result: ReadResult): string {
-  if (result.messages.length === 0 && !stream.closed) return 'no-store'
+  if (result.chunks.length === 0 && !stream.closed) return 'no-store'
   let maxAge = 60
   if (stream.ttlSeconds !== null) maxAge = Math.min(maxAge, stream.ttlSeconds)
   if (stream.expiresAt !== null) maxAge = Math.min(maxAge, Math.max(0, Math.floor((stream.expiresAt - Date.now()) / 1000)))

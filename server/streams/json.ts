@@ -4,11 +4,22 @@ import { badRequest } from './errors'
 const WHITESPACE = new Set([' ', '\t', '\n', '\r'])
 
 /**
- * JSON mode (PROTOCOL.md §9.1): validates a body and flattens one level of array.
- * Each element keeps its exact source text, so numbers beyond 2^53 and key order survive.
- * Returns the messages to store; an empty array is allowed only when `allowEmpty` (PUT).
+ * The messages of one JSON append as stored: their source texts joined by commas (the inside
+ * of a JSON array) and where each message but the last ends in that text.
  */
-export function splitJsonMessages(body: Buffer, allowEmpty: boolean): Buffer[] {
+export interface JsonAppend {
+  text: string
+  /** End index in `text` of every message but the last; empty for a single message. */
+  ends: number[]
+  count: number
+}
+
+/**
+ * JSON mode (PROTOCOL.md §9.1): validates a body and flattens one level of array. Each element
+ * keeps its exact source text, so numbers beyond 2^53 and key order survive. An empty array is
+ * allowed only when `allowEmpty` (PUT), and then yields no append at all.
+ */
+export function encodeJsonAppend(body: Buffer, allowEmpty: boolean): JsonAppend | undefined {
   if (!isUtf8(body)) throw badRequest('Body is not valid UTF-8 JSON')
   const text = body.toString('utf8')
   let value: unknown
@@ -19,12 +30,44 @@ export function splitJsonMessages(body: Buffer, allowEmpty: boolean): Buffer[] {
     const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message
     throw badRequest(`Body is not valid JSON: ${reason}`)
   }
-  if (!Array.isArray(value)) return [Buffer.from(trimJsonWhitespace(text))]
+  if (!Array.isArray(value)) return joinMessages([trimJsonWhitespace(text)])
   if (value.length === 0) {
-    if (allowEmpty) return []
+    if (allowEmpty) return undefined
     throw badRequest('Empty JSON array: an append must carry at least one message')
   }
-  return topLevelElements(text).map(element => Buffer.from(element))
+  return joinMessages(topLevelElements(text))
+}
+
+/** The messages of a stored JSON append from `from` to `to` (message indices), comma-joined. */
+export function sliceJsonAppend(text: string, ends: number[], from: number, to: number): string {
+  const start = from === 0 ? 0 : ends[from - 1]! + 1
+  const stop = to > ends.length ? text.length : ends[to - 1]!
+  return text.slice(start, stop)
+}
+
+/** Message end indices as kept in the `bounds` column. */
+export function parseBounds(bounds: string | null): number[] {
+  return bounds ? bounds.split(',').map(Number) : []
+}
+
+export function formatBounds(ends: number[]): string | null {
+  return ends.length > 0 ? ends.join(',') : null
+}
+
+/** Every message of a read or a change: JSON chunks are comma-joined messages. */
+export function parseJsonChunks(chunks: Array<string | Buffer>): unknown[] {
+  return JSON.parse(`[${chunks.join(',')}]`) as unknown[]
+}
+
+function joinMessages(elements: string[]): JsonAppend {
+  const ends: number[] = []
+  let length = 0
+  for (let i = 0; i < elements.length - 1; i++) {
+    length += elements[i]!.length
+    ends.push(length)
+    length += 1
+  }
+  return { text: elements.join(','), ends, count: elements.length }
 }
 
 /** Slices the elements of a JSON array text that JSON.parse has already accepted. */

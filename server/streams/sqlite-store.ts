@@ -1,17 +1,17 @@
 import { and, asc, eq, gt, isNotNull, lt, lte, max, or, sql } from 'drizzle-orm'
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import type { AppDatabase } from '../db/client'
 import { messages, producers, streams } from '../db/schema'
 import type { StreamRow } from '../db/schema'
 import { DEFAULT_CONTENT_TYPE, isJsonContentType, isTextContentType, normalizeContentType, sameMediaType } from './content-type'
 import { StreamError, badRequest } from './errors'
-import { splitJsonMessages } from './json'
+import { encodeJsonAppend, formatBounds, parseBounds, sliceJsonAppend } from './json'
 import { StreamNotifier } from './notifier'
 import { formatOffset } from './offsets'
 import { decideProducer } from './producers'
 import type { ProducerState } from './producers'
 import type {
   AppendOptions, AppendResult, CreateResult, CreateStreamOptions, ProducerTuple, ReadFrom, ReadOptions, ReadResult,
-  StreamAppend, StreamChange, StreamInfo, StreamListener, StreamStore,
+  StreamAppend, StreamChange, StreamChunk, StreamInfo, StreamListener, StreamStore,
 } from './store'
 
 export interface SqliteStreamStoreOptions {
@@ -45,19 +45,25 @@ interface AppendPlan {
   record: StreamRecord
   options: AppendOptions
   producerState?: ProducerState
-  batch: Buffer[]
+  append?: StoredAppend
   fromPos: number
   next: { tailPos: number, closed: boolean, closedBy: string | null, lastStreamSeq: string | null }
+}
+
+/** One append as it is stored: its data, JSON message bounds, and how many positions it spans. */
+interface StoredAppend {
+  data: Buffer | string
+  bounds: string | null
+  size: number
 }
 
 interface DataRow {
   startPos: number
   endPos: number
-  appendEnd: number
-  data: Buffer
+  data: Buffer | string
+  bounds: string | null
 }
 
-type Db = BetterSQLite3Database<Record<string, never>>
 
 const ROWS_PER_QUERY = 512
 /** A sliding TTL is persisted at most once a second per stream; memory holds the exact time. */
@@ -69,9 +75,13 @@ export class SqliteStreamStore implements StreamStore {
   private readonly notifier = new StreamNotifier()
   private readonly now: () => number
   private readonly q
+  /** Runs work in one IMMEDIATE transaction; the native wrapper is built once (drizzle's per call). */
+  private readonly inTransaction: (work: () => void) => void
 
-  constructor(private readonly db: Db, options: SqliteStreamStoreOptions = {}) {
+  constructor(private readonly db: AppDatabase, options: SqliteStreamStoreOptions = {}) {
     this.now = options.now ?? Date.now
+    const native = db.$client.transaction((work: () => void) => work())
+    this.inTransaction = work => native.immediate(work)
     const p = (name: string) => sql.placeholder(name)
     this.q = {
       streamByPath: db.select().from(streams).where(eq(streams.path, p('path'))).prepare(),
@@ -92,10 +102,10 @@ export class SqliteStreamStore implements StreamStore {
       updateHead: db.update(streams).set({ headPos: sql`${p('headPos')}` }).where(eq(streams.id, p('id'))).prepare(),
       deleteStream: db.delete(streams).where(eq(streams.id, p('id'))).prepare(),
       insertMessage: db.insert(messages).values({
-        streamId: p('streamId'), startPos: p('startPos'), endPos: p('endPos'), appendEnd: p('appendEnd'),
-        data: p('data'), createdAt: p('now'),
+        streamId: p('streamId'), startPos: p('startPos'), endPos: p('endPos'),
+        data: p('data'), bounds: p('bounds'), createdAt: p('now'),
       }).prepare(),
-      rows: db.select({ startPos: messages.startPos, endPos: messages.endPos, appendEnd: messages.appendEnd, data: messages.data })
+      rows: db.select({ startPos: messages.startPos, endPos: messages.endPos, data: messages.data, bounds: messages.bounds })
         .from(messages)
         .where(and(eq(messages.streamId, p('streamId')), gt(messages.endPos, p('from')), lt(messages.startPos, p('to'))))
         .orderBy(asc(messages.endPos)).limit(p('limit')).prepare(),
@@ -146,27 +156,27 @@ export class SqliteStreamStore implements StreamStore {
   appendAll(appends: StreamAppend[], inTransaction?: () => void): AppendResult[] {
     const now = this.now()
     const outcomes = appends.map(({ path, options }) => this.planAppend(this.live(path), options, now))
-    const plans = outcomes.filter((outcome): outcome is AppendPlan => 'batch' in outcome)
+    const plans = outcomes.filter((outcome): outcome is AppendPlan => 'record' in outcome)
     if (new Set(plans.map(plan => plan.record.id)).size !== plans.length)
       throw new Error('appendAll: each stream may appear once per transaction')
     if (plans.length > 0 || inTransaction) {
       // Data, tail and producer state commit together: a crash can never keep one without the others.
-      this.db.transaction(() => {
+      this.inTransaction(() => {
         for (const plan of plans) {
           const { record, options } = plan
-          plan.next.tailPos = this.insertMessages(record.id, record.json, plan.fromPos, plan.batch, now)
+          plan.next.tailPos = this.insertAppend(record.id, plan.fromPos, plan.append, now)
           this.q.updateAfterAppend.run({ id: record.id, now, ...plan.next, closed: plan.next.closed ? 1 : 0 })
           if (plan.producerState && options.producer)
             this.q.upsertProducer.run({ streamId: record.id, producerId: options.producer.id, ...plan.producerState, now })
         }
         inTransaction?.()
-      }, { behavior: 'immediate' })
+      })
     }
     for (const plan of plans) {
       Object.assign(plan.record, plan.next, { lastAccessAt: now, persistedAccessAt: now })
-      this.publish({ streamId: plan.record.id, fromPos: plan.fromPos, toPos: plan.next.tailPos, messages: plan.batch, closed: plan.next.closed, removed: false })
+      this.publish({ streamId: plan.record.id, fromPos: plan.fromPos, toPos: plan.next.tailPos, chunks: plan.append ? [plan.append.data] : [], closed: plan.next.closed, removed: false })
     }
-    return outcomes.map(outcome => 'batch' in outcome
+    return outcomes.map(outcome => 'record' in outcome
       ? {
           stream: outcome.record,
           duplicate: false,
@@ -218,7 +228,7 @@ export class SqliteStreamStore implements StreamStore {
       record,
       options,
       producerState,
-      batch: hasBody ? this.toMessages(record, options.body, false) : [],
+      append: hasBody ? this.toAppend(record, options.body, false) : undefined,
       fromPos: record.tailPos,
       next: {
         tailPos: record.tailPos,
@@ -237,7 +247,7 @@ export class SqliteStreamStore implements StreamStore {
     const record = this.live(path)
     this.touchRecord(record, this.now())
     const fromPos = this.resolvePosition(record, from)
-    if (fromPos === record.tailPos) return { stream: record, fromPos, nextPos: fromPos, messages: [] }
+    if (fromPos === record.tailPos) return { stream: record, fromPos, nextPos: fromPos, chunks: [] }
     return this.collect(record, fromPos, options)
   }
 
@@ -277,10 +287,10 @@ export class SqliteStreamStore implements StreamStore {
     const record = this.live(path)
     const cut = this.q.retentionCut.get({ streamId: record.id, before })?.headPos
     if (cut == null || cut <= record.headPos) return 0
-    this.db.transaction(() => {
+    this.inTransaction(() => {
       this.q.deleteMessagesUpTo.run({ streamId: record.id, headPos: cut })
       this.q.updateHead.run({ id: record.id, headPos: cut })
-    }, { behavior: 'immediate' })
+    })
     const dropped = cut - record.headPos
     record.headPos = cut
     return dropped
@@ -295,14 +305,14 @@ export class SqliteStreamStore implements StreamStore {
 
   private createPlain(path: string, options: CreateStreamOptions): StreamRecord {
     const contentType = normalizeContentType(options.contentType ?? DEFAULT_CONTENT_TYPE)
-    const batch = this.toMessages({ json: isJsonContentType(contentType) }, options.body, true)
+    const append = this.toAppend({ json: isJsonContentType(contentType) }, options.body, true)
     return this.insertStream(path, {
       contentType,
       ttlSeconds: options.ttlSeconds ?? null,
       expiresAt: options.expiresAt ?? null,
       closed: options.closed,
       fork: undefined,
-    }, batch)
+    }, append)
   }
 
   private createFork(path: string, options: CreateStreamOptions): StreamRecord {
@@ -320,7 +330,7 @@ export class SqliteStreamStore implements StreamStore {
         throw badRequest('Stream-Fork-Sub-Offset reaches past the next append of the source stream')
     }
     const expiry = this.forkExpiry(source, options)
-    const batch = this.toMessages(source, options.body, true)
+    const append = this.toAppend(source, options.body, true)
     return this.insertStream(path, {
       contentType: source.contentType,
       ...expiry,
@@ -331,7 +341,7 @@ export class SqliteStreamStore implements StreamStore {
         requestedOffset: request.position === undefined ? null : formatOffset(request.position),
         subOffset: request.subOffset,
       },
-    }, batch)
+    }, append)
   }
 
   private insertStream(path: string, config: {
@@ -340,13 +350,13 @@ export class SqliteStreamStore implements StreamStore {
     expiresAt: number | null
     closed: boolean
     fork?: { source: StreamRecord, position: number, requestedOffset: string | null, subOffset: number }
-  }, batch: Buffer[]): StreamRecord {
+  }, append: StoredAppend | undefined): StreamRecord {
     const now = this.now()
     const { fork } = config
     const startPos = fork?.position ?? 0
     let id = 0
     let tailPos = startPos
-    this.db.transaction(() => {
+    this.inTransaction(() => {
       id = this.q.insertStream.get({
         path, now, tailPos: startPos, contentType: config.contentType, ttlSeconds: config.ttlSeconds,
         expiresAt: config.expiresAt, closed: config.closed ? 1 : 0,
@@ -354,29 +364,27 @@ export class SqliteStreamStore implements StreamStore {
         forkPos: fork?.position ?? null, forkRequestedOffset: fork?.requestedOffset ?? null,
         forkSubOffset: fork?.subOffset ?? 0,
       })!.id
-      tailPos = this.insertMessages(id, isJsonContentType(config.contentType), startPos, batch, now)
+      tailPos = this.insertAppend(id, startPos, append, now)
       if (tailPos !== startPos)
         this.q.updateAfterAppend.run({ id, now, tailPos, closed: config.closed ? 1 : 0, closedBy: null, lastStreamSeq: null })
       if (fork) this.q.updateRefCount.run({ id: fork.source.id, refCount: fork.source.refCount + 1 })
-    }, { behavior: 'immediate' })
+    })
     if (fork) fork.source.refCount++
     return this.cache(this.q.streamById.get({ id })!)
   }
 
-  private insertMessages(streamId: number, json: boolean, fromPos: number, batch: Buffer[], now: number): number {
-    const appendEnd = fromPos + batch.reduce((sum, message) => sum + (json ? 1 : message.length), 0)
-    let position = fromPos
-    for (const data of batch) {
-      const endPos = position + (json ? 1 : data.length)
-      this.q.insertMessage.run({ streamId, startPos: position, endPos, appendEnd, data, now })
-      position = endPos
-    }
-    return position
+  private insertAppend(streamId: number, fromPos: number, append: StoredAppend | undefined, now: number): number {
+    if (!append) return fromPos
+    const endPos = fromPos + append.size
+    this.q.insertMessage.run({ streamId, startPos: fromPos, endPos, data: append.data, bounds: append.bounds, now })
+    return endPos
   }
 
-  private toMessages(stream: { json: boolean }, body: Buffer, allowEmptyArray: boolean): Buffer[] {
-    if (body.length === 0) return []
-    return stream.json ? splitJsonMessages(body, allowEmptyArray) : [body]
+  private toAppend(stream: { json: boolean }, body: Buffer, allowEmptyArray: boolean): StoredAppend | undefined {
+    if (body.length === 0) return undefined
+    if (!stream.json) return { data: body, bounds: null, size: body.length }
+    const encoded = encodeJsonAppend(body, allowEmptyArray)
+    return encoded && { data: encoded.text, bounds: formatBounds(encoded.ends), size: encoded.count }
   }
 
   private forkSource(sourcePath: string): StreamRecord {
@@ -436,9 +444,9 @@ export class SqliteStreamStore implements StreamStore {
     return from.position
   }
 
-  /** Reads messages from `fromPos` across the fork chain, up to the byte budget. */
+  /** Reads from `fromPos` across the fork chain, up to the byte budget. */
   private collect(record: StreamRecord, fromPos: number, options: ReadOptions): ReadResult {
-    const out: Buffer[] = []
+    const out: StreamChunk[] = []
     const textual = isTextContentType(record.contentType)
     let bytes = 0
     let pos = fromPos
@@ -450,27 +458,20 @@ export class SqliteStreamStore implements StreamStore {
         for (const row of rows) {
           const start = Math.max(row.startPos, pos)
           const stop = Math.min(row.endPos, end)
-          let data = start === row.startPos && stop === row.endPos
-            ? row.data
-            : row.data.subarray(start - row.startPos, stop - row.startPos)
           const room = options.maxBytes - bytes
-          if (data.length > room) {
-            if (!options.sliceMessages && out.length > 0) break outer
-            if (options.sliceMessages) {
-              if (room <= 0) break outer
-              data = cutAt(data, room, textual)
-              out.push(data)
-              pos = start + data.length
-              break outer
-            }
-          }
-          out.push(data)
-          bytes += data.length
-          pos = stop
+          const first = out.length === 0
+          const piece = record.json
+            ? jsonPiece(row, start, stop, room, first)
+            : bytePiece(row, start, stop, room, first, options.sliceMessages, textual)
+          if (!piece) break outer
+          out.push(piece.data)
+          bytes += piece.data.length
+          pos = piece.end
+          if (pos < stop) break outer
         }
       }
     }
-    return { stream: record, fromPos, nextPos: pos, messages: out }
+    return { stream: record, fromPos, nextPos: pos, chunks: out }
   }
 
   /** End of the append that holds `position` (the limit of a fork sub-offset), if any data follows. */
@@ -479,7 +480,7 @@ export class SqliteStreamStore implements StreamStore {
       const end = Math.min(segment.to, record.tailPos)
       if (end <= position) continue
       const [row] = this.q.rows.all({ streamId: segment.streamId, from: position, to: end, limit: 1 }) as DataRow[]
-      if (row) return Math.min(row.appendEnd, end)
+      if (row) return Math.min(row.endPos, end)
     }
     return undefined
   }
@@ -571,14 +572,14 @@ export class SqliteStreamStore implements StreamStore {
       doomed.push(source)
       current = source
     }
-    this.db.transaction(() => {
+    this.inTransaction(() => {
       for (const stream of doomed) {
         this.q.deleteMessages.run({ streamId: stream.id })
         this.q.deleteProducers.run({ streamId: stream.id })
         this.q.deleteStream.run({ id: stream.id })
       }
       if (released) this.q.updateRefCount.run({ id: released.id, refCount: released.refCount - 1 })
-    }, { behavior: 'immediate' })
+    })
     if (released) released.refCount--
     for (const stream of doomed) {
       if (this.byPath.get(stream.path) === stream) this.byPath.delete(stream.path)
@@ -588,7 +589,7 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   private publishRemoved(record: StreamRecord): void {
-    this.publish({ streamId: record.id, fromPos: record.tailPos, toPos: record.tailPos, messages: [], closed: record.closed, removed: true })
+    this.publish({ streamId: record.id, fromPos: record.tailPos, toPos: record.tailPos, chunks: [], closed: record.closed, removed: true })
   }
 
   private publish(change: StreamChange): void {
@@ -596,16 +597,57 @@ export class SqliteStreamStore implements StreamStore {
   }
 }
 
-function closingTuple(producer: ProducerTuple): string {
-  return JSON.stringify([producer.id, producer.epoch, producer.seq])
+/**
+ * The part of a byte row between positions `start` and `stop` that fits in `room` bytes: all of
+ * it, or — when slicing is allowed — a cut that never splits a UTF-8 character of a text
+ * stream. The first piece of a read is never empty. Undefined when nothing more fits.
+ */
+function bytePiece(row: DataRow, start: number, stop: number, room: number, first: boolean, slice: boolean, textual: boolean): { data: Buffer, end: number } | undefined {
+  const data = Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data)
+  const offset = start - row.startPos
+  let length = stop - start
+  if (length > room) {
+    if (!slice) {
+      if (!first) return undefined
+    }
+    else {
+      if (room <= 0) return undefined
+      length = room
+      if (textual) {
+        while (length > 1 && (data[offset + length]! & 0xC0) === 0x80) length--
+      }
+    }
+  }
+  const whole = offset === 0 && length === data.length
+  return { data: whole ? data : data.subarray(offset, offset + length), end: start + length }
 }
 
-/** Cuts a byte chunk to at most `length` bytes, never inside a UTF-8 character of a text stream. */
-function cutAt(data: Buffer, length: number, textual: boolean): Buffer {
-  let end = Math.min(length, data.length)
-  if (textual) {
-    while (end > 0 && end < data.length && (data[end]! & 0xC0) === 0x80) end--
-    if (end === 0) end = Math.min(length, data.length)
+/**
+ * The whole messages of a JSON row between positions `start` and `stop` that fit in `room`
+ * characters (the first piece of a read always holds at least one); undefined when none fits.
+ */
+function jsonPiece(row: DataRow, start: number, stop: number, room: number, first: boolean): { data: string, end: number } | undefined {
+  const text = typeof row.data === 'string' ? row.data : row.data.toString('utf8')
+  if (start === row.startPos && stop === row.endPos && text.length <= room) return { data: text, end: stop }
+  const ends = parseBounds(row.bounds)
+  const from = start - row.startPos
+  const startIndex = from === 0 ? 0 : ends[from - 1]! + 1
+  const stopIndex = (to: number) => (to > ends.length ? text.length : ends[to - 1]!)
+  // The largest `to` whose messages fit: message ends are increasing, so bisect.
+  let low = from
+  let high = stop - row.startPos
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2)
+    if (stopIndex(middle) - startIndex <= room) low = middle
+    else high = middle - 1
   }
-  return data.subarray(0, end)
+  if (low === from) {
+    if (!first) return undefined
+    low = from + 1
+  }
+  return { data: sliceJsonAppend(text, ends, from, low), end: row.startPos + low }
+}
+
+function closingTuple(producer: ProducerTuple): string {
+  return JSON.stringify([producer.id, producer.epoch, producer.seq])
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { isTextContentType } from './content-type'
 import { advanceCursor, nextCursor } from './cursor'
 import { formatOffset } from './offsets'
-import type { ReadOptions, ReadResult, StreamChange, StreamInfo, StreamStore } from './store'
+import type { ReadOptions, ReadResult, StreamChange, StreamChunk, StreamInfo, StreamStore } from './store'
 
 export interface SseOptions {
   /** Connections end after this long so CDNs can collapse new readers (§10.2). */
@@ -16,11 +16,11 @@ export interface SseOptions {
 /** The data event of one append is encoded once and shared by every reader waiting at its offset. */
 const sharedFrames = new WeakMap<StreamChange, string>()
 
-export function dataEvent(stream: StreamInfo, messages: Buffer[]): string {
+export function dataEvent(stream: StreamInfo, chunks: StreamChunk[]): string {
   let payload: string
-  if (stream.json) payload = `[${messages.map(message => message.toString('utf8')).join(',')}]`
-  else if (isTextContentType(stream.contentType)) payload = Buffer.concat(messages).toString('utf8')
-  else payload = Buffer.concat(messages).toString('base64')
+  if (stream.json) payload = `[${chunks.join(',')}]`
+  else if (isTextContentType(stream.contentType)) payload = Buffer.concat(chunks as Buffer[]).toString('utf8')
+  else payload = Buffer.concat(chunks as Buffer[]).toString('base64')
   // Every line break becomes a new `data:` line, so payload text can never end an event early.
   return `event: data\n${payload.split(/\r\n|\r|\n/).map(line => `data:${line}`).join('\n')}\n\n`
 }
@@ -79,7 +79,7 @@ export class SseConnection {
     if (!this.pumping && change.fromPos === this.pos) {
       let frame = ''
       if (change.toPos > change.fromPos) {
-        frame = sharedFrames.get(change) ?? dataEvent(this.stream, change.messages)
+        frame = sharedFrames.get(change) ?? dataEvent(this.stream, change.chunks)
         sharedFrames.set(change, frame)
       }
       this.pos = change.toPos
@@ -113,8 +113,8 @@ export class SseConnection {
 
   /** Writes a read's data event and its control event; an empty read sends only the control. */
   private sendRead(result: ReadResult, alwaysControl: boolean): void {
-    if (result.messages.length === 0 && !alwaysControl) return
-    const frame = result.messages.length > 0 ? dataEvent(this.stream, result.messages) : ''
+    if (result.chunks.length === 0 && !alwaysControl) return
+    const frame = result.chunks.length > 0 ? dataEvent(this.stream, result.chunks) : ''
     this.pos = result.nextPos
     this.write(frame + this.control())
   }

@@ -79,12 +79,17 @@ export interface ReadOptions {
   sliceMessages: boolean
 }
 
+/**
+ * Stream data as read or appended: Buffers for a byte stream; for a JSON stream, strings each
+ * holding one or more messages joined by commas (wrap them all in `[…]` for a JSON array).
+ */
+export type StreamChunk = Buffer | string
+
 export interface ReadResult {
   stream: StreamInfo
   fromPos: number
   nextPos: number
-  /** Byte chunks, or the text of each JSON message. */
-  messages: Buffer[]
+  chunks: StreamChunk[]
 }
 
 /** What a live reader learns after a commit. */
@@ -92,8 +97,8 @@ export interface StreamChange {
   streamId: number
   fromPos: number
   toPos: number
-  /** The appended messages, so readers at `fromPos` need not query the database. */
-  messages: Buffer[]
+  /** The appended data, so readers at `fromPos` need not query the database. */
+  chunks: StreamChunk[]
   closed: boolean
   /** The stream was deleted or expired: live readers must end. */
   removed: boolean

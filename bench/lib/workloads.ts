@@ -1,0 +1,336 @@
+import { randomBytes } from 'node:crypto'
+import { StreamClient, appRequest } from './client'
+import type { SseReader } from './client'
+import { sleep } from './processes'
+import type { Target } from './servers'
+import { cpuMeter, median, readRss, round, summarize } from './stats'
+
+const uniquePath = (name: string) => `bench/${name}-${randomBytes(4).toString('hex')}`
+
+/** A small chat-like JSON message (≈ 70 bytes). */
+const smallMessage = (seq: number) => ({ type: 'token', seq, text: 'the quick brown fox jumps over the lazy dog' })
+
+// ---------------------------------------------------------------------------------------------
+// 1 and 2: append throughput
+// ---------------------------------------------------------------------------------------------
+
+export interface AppendResult {
+  writers: number
+  messagesPerPost: number
+  seconds: number
+  posts: number
+  postsPerSec: number
+  messagesPerSec: number
+  errors: number
+  serverCpuPct: number
+  clientCpuPct: number
+  otherCpuPct: number
+}
+
+/**
+ * `writers` concurrent loops, each POSTing as soon as its previous POST answered (closed loop),
+ * to one application/json stream: a warm-up, then a measured window. Bodies are prepared up
+ * front so the client spends its time on HTTP, not on JSON.stringify.
+ */
+export async function appendThroughput(target: Target, options: { writers: number, messagesPerPost: number, warmupMs: number, durationMs: number }): Promise<AppendResult> {
+  const client = new StreamClient(target.origin)
+  const path = uniquePath(`append-${options.messagesPerPost}`)
+  await client.create(path)
+  const bodies = Array.from({ length: 256 }, (_, i) => options.messagesPerPost === 1
+    ? JSON.stringify(smallMessage(i))
+    : JSON.stringify(Array.from({ length: options.messagesPerPost }, (_, j) => smallMessage(i * options.messagesPerPost + j))))
+  let next = 0
+  const runFor = async (ms: number) => {
+    const stopAt = performance.now() + ms
+    let posts = 0
+    let errors = 0
+    await Promise.all(Array.from({ length: options.writers }, async () => {
+      while (performance.now() < stopAt) {
+        const status = await client.append(path, bodies[next++ % bodies.length]!)
+        if (status === 204 || status === 200) posts++
+        else errors++
+      }
+    }))
+    return { posts, errors }
+  }
+  await runFor(options.warmupMs)
+  const meter = cpuMeter(target.pid)
+  const started = performance.now()
+  const { posts, errors } = await runFor(options.durationMs)
+  const seconds = (performance.now() - started) / 1000
+  return {
+    writers: options.writers,
+    messagesPerPost: options.messagesPerPost,
+    seconds: round(seconds, 2),
+    posts,
+    postsPerSec: round(posts / seconds),
+    messagesPerSec: round((posts * options.messagesPerPost) / seconds),
+    errors,
+    ...meter(),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3 and 5: append → SSE delivery latency, fan-out, RSS
+// ---------------------------------------------------------------------------------------------
+
+export interface FanoutResult {
+  subscribers: number
+  connected: number
+  connectSeconds: number
+  /** Messages the writer sent (fewer than planned when the server could not keep the rate). */
+  messages: number
+  ratePerSec: number
+  achievedRatePerSec: number
+  writeErrors: number
+  latencyMs: ReturnType<typeof summarize>
+  /** Every subscriber received every message exactly once. */
+  allDelivered: boolean
+  delivered: number
+  expected: number
+  subscribersComplete: number
+  minPerSubscriber: number
+  duplicates: number
+  readerErrors: number
+  drainTimedOut: boolean
+  serverCpuPct: number
+  clientCpuPct: number
+  otherCpuPct: number
+  /** Server memory with all subscribers still connected, right after the last delivery. */
+  rss?: { rssMb: number, peakRssMb: number }
+  /** Server memory a second after the subscribers left. */
+  rssAfterClose?: { rssMb: number, peakRssMb: number }
+}
+
+/**
+ * `subscribers` SSE readers on one stream, all opened at its tail offset (from HEAD, so none can
+ * miss a message however late it connects) and confirmed registered (first control event)
+ * before a single writer appends `messages` timestamped messages at `ratePerSec`.
+ * Latency = arrival of the event's bytes at a reader − the moment the writer issued the POST,
+ * both on this process's performance.now() clock.
+ */
+export async function fanout(target: Target, options: { subscribers: number, messages: number, ratePerSec: number, drainTimeoutMs: number }): Promise<FanoutResult> {
+  const client = new StreamClient(target.origin)
+  const path = uniquePath(`fanout-${options.subscribers}`)
+  await client.create(path)
+  const tail = await client.tail(path)
+  const { subscribers, messages } = options
+  const seen = Array.from({ length: subscribers }, () => new Uint8Array(messages))
+  const counts = new Int32Array(subscribers)
+  const latencies: number[] = []
+  let duplicates = 0
+  let delivered = 0
+
+  const onData = (index: number) => (payload: string, receivedAt: number) => {
+    const parsed = JSON.parse(payload) as unknown
+    for (const message of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ seq: number, t: number }>) {
+      const mine = seen[index]!
+      if (mine[message.seq]) {
+        duplicates++
+        continue
+      }
+      mine[message.seq] = 1
+      counts[index]!++
+      delivered++
+      latencies.push(receivedAt - message.t)
+    }
+  }
+
+  // Connect in batches: a thousand simultaneous SYNs would overflow the listen backlog and
+  // measure TCP retransmits rather than the server.
+  const readers: SseReader[] = []
+  const connectStarted = performance.now()
+  const BATCH = 50
+  for (let first = 0; first < subscribers; first += BATCH) {
+    const batch: SseReader[] = []
+    for (let i = first; i < Math.min(subscribers, first + BATCH); i++) batch.push(client.subscribe(path, tail, onData(i)))
+    readers.push(...batch)
+    await Promise.race([Promise.allSettled(batch.map(reader => reader.ready)), sleep(20_000)])
+  }
+  const connectSeconds = round((performance.now() - connectStarted) / 1000, 2)
+  const connected = readers.filter(reader => !reader.ended && !reader.error).length
+
+  try {
+    const meter = cpuMeter(target.pid)
+    const interval = 1000 / options.ratePerSec
+    const pad = 'x'.repeat(64)
+    const writeStarted = performance.now()
+    // The writer waits for each POST's answer before the next; a server slower than the rate
+    // stretches the run, so writing stops after twice the planned time and `sent` tells.
+    const writeUntil = writeStarted + 2 * messages * interval
+    let writeErrors = 0
+    let sent = 0
+    for (let seq = 0; seq < messages && performance.now() < writeUntil; seq++) {
+      const wait = writeStarted + seq * interval - performance.now()
+      if (wait > 0) await sleep(wait)
+      const t = performance.now()
+      const status = await client.append(path, JSON.stringify({ seq, t, pad }))
+      sent++
+      if (status !== 204 && status !== 200) writeErrors++
+    }
+    const writeSeconds = (performance.now() - writeStarted) / 1000
+    const expected = subscribers * sent
+    const drainDeadline = performance.now() + options.drainTimeoutMs
+    while (delivered < expected && performance.now() < drainDeadline && readers.some(reader => !reader.ended)) await sleep(10)
+    const drainTimedOut = delivered < expected && performance.now() >= drainDeadline
+    const cpu = meter()
+    const rss = readRss(target.pid)
+    let minPerSubscriber = sent
+    let subscribersComplete = 0
+    for (const count of counts) {
+      minPerSubscriber = Math.min(minPerSubscriber, count)
+      if (count === sent) subscribersComplete++
+    }
+    const result: FanoutResult = {
+      subscribers,
+      connected,
+      connectSeconds,
+      messages: sent,
+      ratePerSec: options.ratePerSec,
+      achievedRatePerSec: round(sent / writeSeconds, 1),
+      writeErrors,
+      latencyMs: summarize(latencies),
+      allDelivered: sent > 0 && connected === subscribers && subscribersComplete === subscribers && duplicates === 0 && writeErrors === 0,
+      delivered,
+      expected,
+      subscribersComplete,
+      minPerSubscriber,
+      duplicates,
+      readerErrors: readers.filter(reader => reader.error).length,
+      drainTimedOut,
+      ...cpu,
+      rss,
+    }
+    for (const reader of readers) reader.close()
+    await sleep(1000)
+    result.rssAfterClose = readRss(target.pid)
+    return result
+  }
+  finally {
+    for (const reader of readers) reader.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4: catch-up read
+// ---------------------------------------------------------------------------------------------
+
+export interface CatchUpResult {
+  messages: number
+  requestsPerRead: number
+  bytes: number
+  /** Each measured read, msgs/s. */
+  runs: number[]
+  /** The median run. */
+  messagesPerSec: number
+  bestMessagesPerSec: number
+  fillSeconds: number
+  serverCpuPct: number
+  clientCpuPct: number
+  otherCpuPct: number
+}
+
+/**
+ * Fills a JSON stream with `total` messages (100-message POSTs, 2 writers), then reads it from
+ * offset -1, following Stream-Next-Offset until Stream-Up-To-Date, parsing every body and
+ * counting its messages. One warm-up read, then `repeats` measured reads; the median counts (robust to a stray pause).
+ */
+export async function catchUp(target: Target, options: { total: number, repeats: number, onReadsStart?: () => void }): Promise<CatchUpResult> {
+  const client = new StreamClient(target.origin)
+  const path = uniquePath('catchup')
+  await client.create(path)
+  const PER_POST = 100
+  const fillStarted = performance.now()
+  let nextPost = 0
+  await Promise.all(Array.from({ length: 2 }, async () => {
+    for (let post = nextPost++; post < options.total / PER_POST; post = nextPost++) {
+      const body = JSON.stringify(Array.from({ length: PER_POST }, (_, j) => smallMessage(post * PER_POST + j)))
+      const status = await client.append(path, body)
+      if (status !== 204 && status !== 200) throw new Error(`catch-up fill: HTTP ${status}`)
+    }
+  }))
+  const fillSeconds = round((performance.now() - fillStarted) / 1000, 2)
+
+  const readAll = async () => {
+    let offset = '-1'
+    let messages = 0
+    let requests = 0
+    let bytes = 0
+    for (;;) {
+      const res = await client.read(path, offset)
+      if (res.status !== 200) throw new Error(`catch-up read at ${offset}: HTTP ${res.status}`)
+      requests++
+      bytes += res.body.length
+      messages += (JSON.parse(res.body) as unknown[]).length
+      if (!res.nextOffset) throw new Error('catch-up read: no Stream-Next-Offset')
+      offset = res.nextOffset
+      if (res.upToDate) break
+      if (requests > 10_000) throw new Error('catch-up read never reached Stream-Up-To-Date')
+    }
+    return { messages, requests, bytes }
+  }
+
+  options.onReadsStart?.()
+  const warm = await readAll()
+  if (warm.messages !== options.total) throw new Error(`catch-up read ${warm.messages} messages, expected ${options.total}`)
+  const runs: number[] = []
+  const meter = cpuMeter(target.pid)
+  for (let i = 0; i < options.repeats; i++) {
+    const started = performance.now()
+    const { messages } = await readAll()
+    runs.push(round(messages / ((performance.now() - started) / 1000)))
+  }
+  return { messages: warm.messages, requestsPerRead: warm.requests, bytes: warm.bytes, runs, messagesPerSec: median(runs), bestMessagesPerSec: Math.max(...runs), fillSeconds, ...meter() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6: SSR of a session page holding 10,000 events (ours only)
+// ---------------------------------------------------------------------------------------------
+
+export interface SsrResult {
+  events: number
+  requests: number
+  p50Ms: number
+  p99Ms: number
+}
+
+const SSR_EVENTS = 10_000
+const SSR_EVENTS_PER_POST = 100
+const SSR_WARMUP_REQUESTS = 3
+const SSR_REQUESTS = 21
+
+/**
+ * A session like a long agent run — 70% streamed text chunks, 20% terminal lines, 10% tool
+ * calls — written through the session API in 100-event POSTs; then its page (the full
+ * server-rendered HTML, including the serialised state it hydrates from) is fetched repeatedly.
+ */
+export async function sessionPageSsr(target: Target): Promise<SsrResult> {
+  const { origin } = target
+  const json = { 'content-type': 'application/json' }
+  const created = await appRequest(`${origin}/api/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ title: 'SSR benchmark', agentId: 'bench-agent' }) })
+  if (created.status !== 201) throw new Error(`create session: HTTP ${created.status}`)
+  const { id, agentToken, url } = JSON.parse(created.body) as { id: string, agentToken: string, url: string }
+  const headers = { ...json, authorization: `Bearer ${agentToken}` }
+  for (let sent = 0; sent < SSR_EVENTS; sent += SSR_EVENTS_PER_POST) {
+    const events = Array.from({ length: SSR_EVENTS_PER_POST }, (_, i) => sessionEvent(sent + i))
+    const posted = await appRequest(`${origin}/api/sessions/${id}/events`, { method: 'POST', headers, body: JSON.stringify(events) })
+    if (posted.status !== 200) throw new Error(`post events: HTTP ${posted.status} ${posted.body}`)
+  }
+  const times: number[] = []
+  for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
+    const started = performance.now()
+    const page = await appRequest(`${origin}${url}`)
+    if (page.status !== 200) throw new Error(`GET ${url}: HTTP ${page.status}`)
+    if (i >= SSR_WARMUP_REQUESTS) times.push(performance.now() - started)
+  }
+  const { p50, p99 } = summarize(times)
+  return { events: SSR_EVENTS, requests: times.length, p50Ms: p50, p99Ms: p99 }
+}
+
+function sessionEvent(n: number): unknown {
+  const agentId = 'bench-agent'
+  const kind = n % 10
+  if (kind < 7) return { channel: 'chunks', data: { agentId, text: `token ${n} `, turn: Math.floor(n / 200) } }
+  if (kind < 9) return { channel: 'terminal', data: { type: 'output', source: 'agent', data: `\u001B[32m✓\u001B[39m line ${n}` } }
+  return { channel: 'toolCalls', data: { agentId, tool: 'read_file', input: { path: `src/file-${n}.ts` }, status: 'complete', output: { lines: n % 300 }, duration: n % 900 } }
+}
