@@ -45,6 +45,8 @@ export function toHttpError(event: H3Event, error: unknown) {
       issues: zodError.issues,
     })
   }
+  // A body nested deeper than the validator can recurse: the client's problem, said plainly.
+  if (isError(error) && error.data instanceof RangeError) return httpError(400, 'Body is nested too deeply', { code: 'invalid' })
   if (isError(error)) return error
   if (error instanceof SessionError) {
     if (error.details.retryAfterSeconds !== undefined) setResponseHeader(event, 'retry-after', error.details.retryAfterSeconds)

@@ -25,7 +25,9 @@ export function useStreamHttp(): StreamHttpHandler {
       sse: {
         maxDurationMs: Number(config.streamsSseMaxSeconds) * 1000,
         keepAliveMs: 15_000,
-        maxBufferedBytes: 16 * 1024 * 1024,
+        // A reader further behind than a few pages is dropped and catches up from its offset on
+        // reconnect, so 1000 stalled readers cannot pin gigabytes.
+        maxBufferedBytes: 4 * Number(config.streamsReadChunkBytes),
       },
       authorizeWrite: hasServerToken,
     })

@@ -1,0 +1,119 @@
+import { request as httpRequest } from 'node:http'
+import type { Agent, IncomingHttpHeaders } from 'node:http'
+import { connect } from 'node:net'
+
+/**
+ * HTTP below fetch, for what fetch cannot do: choose the client's source address (per-client
+ * rate limits), send a path exactly as given (`..` and `%2F` are not normalised away), stream a
+ * request body slowly, or — with `rawExchange` — send bytes that are not valid HTTP at all.
+ */
+
+export interface NodeResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+export interface NodeRequest {
+  method?: string
+  headers?: Record<string, string>
+  /** Sent with Content-Length; for a slow or chunked body use `openRequest`. */
+  body?: string | Buffer
+  /** Source address of the connection, e.g. 127.0.0.2: another client, as far as the server knows. */
+  localAddress?: string
+  agent?: Agent | false
+}
+
+/** One request to `base` + `path` (path sent verbatim), body read to the end. */
+export function nodeRequest(base: string, path: string, init: NodeRequest = {}): Promise<NodeResponse> {
+  const pending = openRequest(base, path, init)
+  pending.request.end(init.body)
+  return pending.response
+}
+
+/**
+ * A request whose body the caller writes (`request.write`, then `request.end`), so it can be
+ * in flight for as long as the test wants. Without a body length the body is sent chunked.
+ */
+export function openRequest(base: string, path: string, init: NodeRequest = {}) {
+  const url = new URL(base)
+  const headers: Record<string, string> = { ...init.headers }
+  if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body))
+  let request!: ReturnType<typeof httpRequest>
+  const response = new Promise<NodeResponse>((resolve, reject) => {
+    request = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path,
+      method: init.method ?? 'GET',
+      headers,
+      localAddress: init.localAddress,
+      agent: init.agent ?? false,
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    request.on('error', reject)
+  })
+  return { request, response }
+}
+
+export interface RawExchange {
+  /** 0 when the server closed the connection without an answer. */
+  status: number
+  /** Lower-cased header names; repeated headers joined with ", ". */
+  headers: Record<string, string>
+  /** The response head as text (status line and headers), for messages. */
+  head: string
+}
+
+/**
+ * Sends `bytes` on a fresh connection and resolves with the response head as soon as it is
+ * complete — the body is not waited for, so live reads (SSE) and large bodies cost nothing.
+ * The connection is then dropped. Status 0: the server hung up without answering.
+ */
+export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, options: { halfClose?: boolean } = {}): Promise<RawExchange> {
+  const url = new URL(base)
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port) })
+    let received = Buffer.alloc(0)
+    let settled = false
+    const finish = (error?: Error) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      if (error) return reject(error)
+      const end = received.indexOf('\r\n\r\n')
+      const head = (end === -1 ? received : received.subarray(0, end)).toString('latin1')
+      const [statusLine = '', ...lines] = head.split('\r\n')
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0)
+      const headers: Record<string, string> = {}
+      for (const line of lines) {
+        const colon = line.indexOf(':')
+        if (colon <= 0) continue
+        const name = line.slice(0, colon).trim().toLowerCase()
+        const value = line.slice(colon + 1).trim()
+        headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
+      }
+      resolve({ status, headers, head })
+    }
+    const timer = setTimeout(() => finish(new Error(`No response head within ${timeoutMs} ms`)), timeoutMs)
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk])
+      if (received.includes('\r\n\r\n')) finish()
+    })
+    // A refused connection means the server is down: an error. A reset is an answer of sorts —
+    // after a response head (the server dropped a connection whose oversized body it stopped
+    // reading) or without one (status 0, for the caller to judge).
+    socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code === 'ECONNREFUSED' ? error : undefined))
+    socket.on('end', () => finish())
+    socket.on('close', () => finish())
+    // Half-closing says "that was all": a server waiting for the rest of an incomplete request
+    // then answers (or hangs up) instead of waiting for its header timeout.
+    if (options.halfClose) socket.end(bytes)
+    else socket.write(bytes)
+  })
+}
