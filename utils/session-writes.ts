@@ -1,9 +1,10 @@
 import { getActivePinia } from 'pinia'
 import type { Pinia } from 'pinia'
 import type { PresenceBody } from '#shared/sessions/api'
-import type { Presence, TerminalEntry, WorkflowEvent } from '#shared/sessions/channels'
+import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '#shared/sessions/channels'
+import { nextPresence } from '#shared/sessions/presence'
 import { useSessionStore } from '../stores/session'
-import type { LocalWriteToken } from '../stores/session'
+import type { LocalEvent, LocalWriteToken } from '../stores/session'
 import { postEvents, postPresence } from './session-api'
 import type { SessionClientOptions } from './session-api'
 import { credentialHeaders } from './session-credentials'
@@ -45,33 +46,9 @@ function writeContext(sessionId: string, options: SessionWriteOptions) {
  * the server keeps that id, so the stream's echo replaces the entry instead of adding a second.
  * Needs the collaborator key (or agent token): a viewer's input is refused and rolled back.
  */
-export async function sendTerminalInput(sessionId: string, input: string, callbacks: TerminalInputCallbacks = {}, options: SessionWriteOptions = {}): Promise<SendResult<TerminalEntry>> {
-  const { store, manager } = writeContext(sessionId, options)
+export function sendTerminalInput(sessionId: string, input: string, callbacks: TerminalInputCallbacks = {}, options: SessionWriteOptions = {}): Promise<SendResult<TerminalEntry>> {
   const entry: TerminalEntry = { id: crypto.randomUUID(), sessionId, type: 'input', data: input, source: 'user', timestamp: new Date().toISOString() }
-  const event = { channel: 'terminal', data: entry } as const
-  let token: LocalWriteToken = 0
-  const outcome = await manager.submit({
-    sessionId,
-    kind: 'terminal',
-    entityId: entry.id,
-    retries: options.retries,
-    apply: () => {
-      token = store.applyLocal(event)
-      callbacks.onOptimistic?.(entry)
-    },
-    // The body is the same on every attempt: the server ties an Idempotency-Key to its hash.
-    send: (idempotencyKey, signal) => postEvents(sessionId, { channel: 'terminal', data: { id: entry.id, type: 'input', data: input, source: 'user' } }, {
-      idempotencyKey,
-      signal,
-      headers: options.headers ?? credentialHeaders(sessionId),
-    }, options),
-    rollback: (error) => {
-      // Not rolled back when the stream has echoed the entry meanwhile: it did land after all.
-      if (store.rollbackLocal(event, token)) callbacks.onRollback?.(entry, error)
-    },
-  })
-  if (outcome.ok) callbacks.onConfirm?.(entry, outcome.offset)
-  return { ...outcome, event: entry }
+  return sendOptimisticEvent(sessionId, 'terminal', { channel: 'terminal', data: entry }, callbacks, options)
 }
 
 export interface ApprovalDetails {
@@ -81,7 +58,7 @@ export interface ApprovalDetails {
 }
 
 /** Approves or rejects an approval request (collaborator key or agent token), optimistically. */
-export async function sendApprovalDecision(
+export function sendApprovalDecision(
   sessionId: string,
   requestId: string,
   decision: 'approved' | 'rejected',
@@ -89,36 +66,53 @@ export async function sendApprovalDecision(
   callbacks: WriteCallbacks<WorkflowEvent> = {},
   options: SessionWriteOptions = {},
 ): Promise<SendResult<WorkflowEvent>> {
-  const { store, manager } = writeContext(sessionId, options)
-  const data: Omit<WorkflowEvent, 'sessionId' | 'timestamp'> = {
+  const entry: WorkflowEvent = {
     id: crypto.randomUUID(),
+    sessionId,
     type: `approval:${decision}`,
     payload: { requestId, ...(details.note ? { note: details.note } : {}) },
     ...(details.actor ? { actor: details.actor } : {}),
+    timestamp: new Date().toISOString(),
   }
-  const entry: WorkflowEvent = { ...data, sessionId, timestamp: new Date().toISOString() }
-  const event = { channel: 'workflow', data: entry } as const
+  return sendOptimisticEvent(sessionId, 'approval', { channel: 'workflow', data: entry }, callbacks, options)
+}
+
+/**
+ * An event shown in the store at once, confirmed by the offset of its POST, or rolled back
+ * after the last failed attempt. The body is the same on every attempt (the server ties an
+ * Idempotency-Key to its hash) and leaves the timestamp to the server.
+ */
+async function sendOptimisticEvent<E extends TerminalEntry | WorkflowEvent>(
+  sessionId: string,
+  kind: string,
+  event: Extract<LocalEvent, { channel: 'terminal' | 'workflow' }> & { data: E },
+  callbacks: WriteCallbacks<E>,
+  options: SessionWriteOptions,
+): Promise<SendResult<E>> {
+  const { store, manager } = writeContext(sessionId, options)
+  const { sessionId: _sessionId, timestamp: _timestamp, ...data } = event.data
   let token: LocalWriteToken = 0
   const outcome = await manager.submit({
     sessionId,
-    kind: 'approval',
-    entityId: entry.id,
+    kind,
+    entityId: event.data.id,
     retries: options.retries,
     apply: () => {
       token = store.applyLocal(event)
-      callbacks.onOptimistic?.(entry)
+      callbacks.onOptimistic?.(event.data)
     },
-    send: (idempotencyKey, signal) => postEvents(sessionId, { channel: 'workflow', data }, {
+    send: (idempotencyKey, signal) => postEvents(sessionId, { channel: event.channel, data } as SessionEventInput, {
       idempotencyKey,
       signal,
       headers: options.headers ?? credentialHeaders(sessionId),
     }, options),
     rollback: (error) => {
-      if (store.rollbackLocal(event, token)) callbacks.onRollback?.(entry, error)
+      // Not rolled back when the stream has echoed the entry meanwhile: it did land after all.
+      if (store.rollbackLocal(event, token)) callbacks.onRollback?.(event.data, error)
     },
   })
-  if (outcome.ok) callbacks.onConfirm?.(entry, outcome.offset)
-  return { ...outcome, event: entry }
+  if (outcome.ok) callbacks.onConfirm?.(event.data, outcome.offset)
+  return { ...outcome, event: event.data }
 }
 
 export interface PresenceWriteOptions extends SessionWriteOptions {
@@ -134,16 +128,7 @@ export async function sendPresence(sessionId: string, body: PresenceBody, option
   const { store, manager } = writeContext(sessionId, options)
   const current = store.presence[body.userId]
   const previous = current ? { ...current, ...(current.cursor ? { cursor: { ...current.cursor } } : {}) } : undefined
-  const now = new Date().toISOString()
-  const record = withoutUndefined<Presence>({
-    userId: body.userId,
-    sessionId,
-    displayName: body.displayName ?? previous?.displayName,
-    avatarUrl: body.avatarUrl ?? previous?.avatarUrl,
-    cursor: body.cursor ?? previous?.cursor,
-    lastSeen: now,
-    joinedAt: previous?.joinedAt ?? now,
-  })
+  const record = nextPresence(sessionId, body, previous, new Date().toISOString())
   const event = { channel: 'presence', data: record } as const
   const isUpdate = body.action === 'update'
   let token: LocalWriteToken = 0
@@ -162,8 +147,4 @@ export async function sendPresence(sessionId: string, body: PresenceBody, option
     },
   })
   return { ...outcome, event: record }
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T
 }

@@ -7,6 +7,7 @@ import type {
 } from '#shared/sessions/api'
 import { SessionEventSchema } from '#shared/sessions/channels'
 import type { Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
+import { nextPresence } from '#shared/sessions/presence'
 import { hasEntity } from '#shared/sessions/reducer'
 import type { SessionState } from '#shared/sessions/reducer'
 import { selectParticipants } from '#shared/sessions/selectors'
@@ -183,17 +184,8 @@ export class SessionService {
     const presencePath = presenceStreamPath(sessionId)
     const existing: Presence | undefined = this.materializer.get(presencePath).state.presence[body.userId]
     if (body.action === 'leave' && !existing) return { ok: true, offset: this.tailOffset(presencePath)! }
-    const now = new Date(this.now()).toISOString()
-    const data: Presence = {
-      userId: body.userId,
-      sessionId,
-      displayName: body.displayName ?? existing?.displayName,
-      avatarUrl: body.avatarUrl ?? existing?.avatarUrl,
-      cursor: body.cursor ?? existing?.cursor,
-      lastSeen: now,
-      joinedAt: existing?.joinedAt ?? now,
-    }
-    const event = SessionEventSchema.parse({ channel: 'presence', data: withoutUndefined(data) })
+    const data = nextPresence(sessionId, body, existing, new Date(this.now()).toISOString())
+    const event = SessionEventSchema.parse({ channel: 'presence', data })
     return this.write(session, [{ event, operation: body.action === 'leave' ? 'delete' : undefined }], idempotency)
   }
 
@@ -425,10 +417,6 @@ function completeEvent(sessionId: string, input: SessionEventInput, timestamp: s
     if (input.channel !== 'agentState') data.id ??= randomUUID()
   }
   return SessionEventSchema.parse({ channel: input.channel, data })
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T
 }
 
 function encodeCursor(row: SessionRow): string {
