@@ -42,10 +42,6 @@ export class DemoAgents {
     return true
   }
 
-  isRunning(sessionId: string): boolean {
-    return this.running.has(sessionId)
-  }
-
   stopAll(): void {
     for (const controller of this.running.values()) controller.abort()
     this.running.clear()

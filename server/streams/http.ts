@@ -103,10 +103,6 @@ export class StreamHttpHandler {
     for (const end of [...this.liveReaders]) end()
   }
 
-  get liveReaderCount(): number {
-    return this.liveReaders.size
-  }
-
   // ---------------------------------------------------------------------------------------------
 
   private get(req: IncomingMessage, res: ServerResponse, path: string, url: URL): void | Promise<void> {

@@ -33,8 +33,4 @@ export class StreamNotifier {
       }
     }
   }
-
-  listenerCount(streamId: number): number {
-    return this.listeners.get(streamId)?.size ?? 0
-  }
 }

@@ -78,7 +78,7 @@ export class SqliteStreamStore implements StreamStore {
   /** Runs work in one IMMEDIATE transaction; the native wrapper is built once (drizzle's per call). */
   private readonly inTransaction: (work: () => void) => void
 
-  constructor(private readonly db: AppDatabase, options: SqliteStreamStoreOptions = {}) {
+  constructor(db: AppDatabase, options: SqliteStreamStoreOptions = {}) {
     this.now = options.now ?? Date.now
     const native = db.$client.transaction((work: () => void) => work())
     this.inTransaction = work => native.immediate(work)
@@ -239,10 +239,6 @@ export class SqliteStreamStore implements StreamStore {
     }
   }
 
-  close(path: string): StreamInfo {
-    return this.append(path, { body: Buffer.alloc(0), close: true }).stream
-  }
-
   read(path: string, from: ReadFrom, options: ReadOptions): ReadResult {
     const record = this.live(path)
     this.touchRecord(record, this.now())
@@ -258,12 +254,6 @@ export class SqliteStreamStore implements StreamStore {
   listPaths(prefix: string): string[] {
     const pattern = `${prefix.replace(/[\\%_]/g, '\\$&')}%`
     return this.q.pathsLike.all({ pattern }).map(row => row.path)
-  }
-
-  touch(path: string): StreamInfo {
-    const record = this.live(path)
-    this.touchRecord(record, this.now())
-    return record
   }
 
   delete(path: string): void {

@@ -114,16 +114,12 @@ export interface StreamStore {
    * `inTransaction` runs inside the same transaction, for records that must commit with the data.
    */
   appendAll(appends: StreamAppend[], inTransaction?: () => void): AppendResult[]
-  /** Close without appending; idempotent. */
-  close(path: string): StreamInfo
   read(path: string, from: ReadFrom, options: ReadOptions): ReadResult
   /** Metadata without resetting a sliding TTL. */
   head(path: string): StreamInfo
   /** Paths of the live streams under a prefix (e.g. `agents/`), for housekeeping. */
   listPaths(prefix: string): string[]
   delete(path: string): void
-  /** Resets the sliding TTL, as every read and write does. */
-  touch(path: string): StreamInfo
   subscribe(streamId: number, listener: StreamListener): () => void
   /** Deletes streams whose TTL or expiry has passed; returns how many. */
   sweepExpired(): number

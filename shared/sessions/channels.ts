@@ -114,7 +114,6 @@ export const CHANNEL_SCHEMAS = {
 } as const
 
 export type Channel = keyof typeof CHANNEL_SCHEMAS
-export const CHANNELS = Object.keys(CHANNEL_SCHEMAS) as Channel[]
 
 export interface ChannelData {
   chunks: Chunk

@@ -15,8 +15,6 @@ export const sessionStateSchema = createStateSchema({
   agentState: { schema: AgentStateSchema, type: 'state', primaryKey: 'agentId' },
 })
 
-export type EntityType = (typeof sessionStateSchema)[Channel]['type']
-
 export const CHANNEL_BY_TYPE: Record<string, Channel> = Object.fromEntries(
   Object.entries(sessionStateSchema).map(([channel, definition]) => [definition.type, channel as Channel]),
 )
