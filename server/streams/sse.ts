@@ -13,8 +13,12 @@ export interface SseOptions {
   maxBufferedBytes: number
 }
 
-/** The data event of one append is encoded once and shared by every reader waiting at its offset. */
-const sharedFrames = new WeakMap<StreamChange, string>()
+/**
+ * The frames of one append — its data event and the control event after it — are encoded once
+ * and the same bytes written to every reader waiting at its offset (readers differ only when a
+ * client echoed a cursor from the future, hence one entry per cursor).
+ */
+const sharedFrames = new WeakMap<StreamChange, Map<string, Buffer>>()
 
 export function dataEvent(stream: StreamInfo, chunks: StreamChunk[]): string {
   let payload: string
@@ -77,13 +81,17 @@ export class SseConnection {
     if (this.ended) return
     if (change.removed) return this.end()
     if (!this.pumping && change.fromPos === this.pos) {
-      let frame = ''
-      if (change.toPos > change.fromPos) {
-        frame = sharedFrames.get(change) ?? dataEvent(this.stream, change.chunks)
-        sharedFrames.set(change, frame)
-      }
       this.pos = change.toPos
-      this.write(frame + this.control())
+      this.cursor = advanceCursor(this.cursor)
+      let frames = sharedFrames.get(change)
+      if (!frames) sharedFrames.set(change, (frames = new Map()))
+      let bytes = frames.get(this.cursor)
+      if (!bytes) {
+        const data = change.toPos > change.fromPos ? dataEvent(this.stream, change.chunks) : ''
+        bytes = Buffer.from(data + this.controlAtCursor())
+        frames.set(this.cursor, bytes)
+      }
+      this.write(bytes)
       if (change.closed && this.pos >= this.stream.tailPos) this.end()
       return
     }
@@ -120,12 +128,16 @@ export class SseConnection {
   }
 
   private control(): string {
-    const upToDate = this.pos >= this.stream.tailPos
     this.cursor = advanceCursor(this.cursor)
+    return this.controlAtCursor()
+  }
+
+  private controlAtCursor(): string {
+    const upToDate = this.pos >= this.stream.tailPos
     return controlEvent(this.pos, this.cursor, upToDate, upToDate && this.stream.closed)
   }
 
-  private write(text: string): void {
+  private write(text: string | Buffer): void {
     if (this.ended || this.res.writableEnded) return
     this.res.write(text)
     if (this.res.writableLength > this.options.maxBufferedBytes) {
