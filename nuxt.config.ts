@@ -5,6 +5,11 @@ export default defineNuxtConfig({
   srcDir: '.',
   modules: ['@pinia/nuxt', '@vueuse/nuxt'],
   devtools: { enabled: false },
+  typescript: {
+    // Benchmark profiles keep a copy of the built server (JavaScript that defines a global
+    // $fetch); type-checking it would shadow Nuxt's typed $fetch.
+    tsConfig: { exclude: ['../bench/results/**'] },
+  },
   telemetry: false,
   runtimeConfig: {
     /** NUXT_DATA_DIR: the SQLite file and generated secrets. */

@@ -38,10 +38,7 @@ export const streams = sqliteTable('streams', {
   uniqueIndex('streams_path_unique').on(table.path),
 ])
 
-/**
- * Stored bytes as SQLite returns them: a JSON stream's row is TEXT (read as a JS string, much
- * cheaper than a Buffer per row), a byte stream's row is a BLOB.
- */
+/** Stored bytes, as SQLite returns them (rows from before JSON appends were stored as bytes are TEXT). */
 const streamData = customType<{ data: Buffer | string, driverData: Buffer | string }>({
   dataType: () => 'blob',
 })
@@ -49,8 +46,8 @@ const streamData = customType<{ data: Buffer | string, driverData: Buffer | stri
 /**
  * Stream data, one row per append. A byte stream's row holds the appended bytes; a JSON
  * stream's row holds the append's flattened messages joined by commas (the inside of a JSON
- * array), with `bounds` listing where each message but the last ends (string indices), so a read
- * can start or stop between two messages of one append.
+ * array, UTF-8), with `bounds` listing the byte offset where each message but the last ends, so
+ * a read can start or stop between two messages of one append.
  */
 export const messages = sqliteTable('messages', {
   streamId: integer('stream_id').notNull(),

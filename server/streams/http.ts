@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { readBody } from './body'
 import { isTextContentType } from './content-type'
+import { jsonArrayBody } from './json'
 import { nextCursor } from './cursor'
 import { StreamError, badRequest } from './errors'
 import type { StreamErrorCode } from './errors'
@@ -321,8 +322,8 @@ export function describeError(error: unknown): { status: number, code: string, m
 }
 
 /** A read's response body: the bytes, or the JSON messages as one array (§9.1). */
-function encodeBody(stream: StreamInfo, chunks: StreamChunk[]): Buffer | string {
-  if (stream.json) return `[${chunks.join(',')}]`
+function encodeBody(stream: StreamInfo, chunks: StreamChunk[]): Buffer {
+  if (stream.json) return jsonArrayBody(chunks)
   return chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks as Buffer[])
 }
 

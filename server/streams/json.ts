@@ -4,12 +4,12 @@ import { badRequest } from './errors'
 const WHITESPACE = new Set([' ', '\t', '\n', '\r'])
 
 /**
- * The messages of one JSON append as stored: their source texts joined by commas (the inside
- * of a JSON array) and where each message but the last ends in that text.
+ * The messages of one JSON append as stored: their UTF-8 source texts joined by commas (the
+ * inside of a JSON array) and the byte offset where each message but the last ends.
  */
 export interface JsonAppend {
-  text: string
-  /** End index in `text` of every message but the last; empty for a single message. */
+  data: Buffer
+  /** End offset in `data` of every message but the last; empty for a single message. */
   ends: number[]
   count: number
 }
@@ -39,13 +39,13 @@ export function encodeJsonAppend(body: Buffer, allowEmpty: boolean): JsonAppend 
 }
 
 /** The messages of a stored JSON append from `from` to `to` (message indices), comma-joined. */
-export function sliceJsonAppend(text: string, ends: number[], from: number, to: number): string {
+export function sliceJsonAppend<T extends Buffer | string>(data: T, ends: number[], from: number, to: number): T {
   const start = from === 0 ? 0 : ends[from - 1]! + 1
-  const stop = to > ends.length ? text.length : ends[to - 1]!
-  return text.slice(start, stop)
+  const stop = to > ends.length ? data.length : ends[to - 1]!
+  return (typeof data === 'string' ? data.slice(start, stop) : data.subarray(start, stop)) as T
 }
 
-/** Message end indices as kept in the `bounds` column. */
+/** Message end offsets as kept in the `bounds` column. */
 export function parseBounds(bounds: string | null): number[] {
   return bounds ? bounds.split(',').map(Number) : []
 }
@@ -59,15 +59,30 @@ export function parseJsonChunks(chunks: Array<string | Buffer>): unknown[] {
   return JSON.parse(`[${chunks.join(',')}]`) as unknown[]
 }
 
+const OPEN_BRACKET = Buffer.from('[')
+const CLOSE_BRACKET = Buffer.from(']')
+const COMMA = Buffer.from(',')
+
+/** JSON chunks as one JSON array (§9.1), in a single copy. */
+export function jsonArrayBody(chunks: Array<string | Buffer>): Buffer {
+  const parts: Buffer[] = [OPEN_BRACKET]
+  chunks.forEach((chunk, index) => {
+    if (index > 0) parts.push(COMMA)
+    parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  })
+  parts.push(CLOSE_BRACKET)
+  return Buffer.concat(parts)
+}
+
 function joinMessages(elements: string[]): JsonAppend {
   const ends: number[] = []
   let length = 0
   for (let i = 0; i < elements.length - 1; i++) {
-    length += elements[i]!.length
+    length += Buffer.byteLength(elements[i]!)
     ends.push(length)
     length += 1
   }
-  return { text: elements.join(','), ends, count: elements.length }
+  return { data: Buffer.from(elements.join(',')), ends, count: elements.length }
 }
 
 /** Slices the elements of a JSON array text that JSON.parse has already accepted. */

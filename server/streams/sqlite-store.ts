@@ -374,7 +374,7 @@ export class SqliteStreamStore implements StreamStore {
     if (body.length === 0) return undefined
     if (!stream.json) return { data: body, bounds: null, size: body.length }
     const encoded = encodeJsonAppend(body, allowEmptyArray)
-    return encoded && { data: encoded.text, bounds: formatBounds(encoded.ends), size: encoded.count }
+    return encoded && { data: encoded.data, bounds: formatBounds(encoded.ends), size: encoded.count }
   }
 
   private forkSource(sourcePath: string): StreamRecord {
@@ -614,28 +614,29 @@ function bytePiece(row: DataRow, start: number, stop: number, room: number, firs
 
 /**
  * The whole messages of a JSON row between positions `start` and `stop` that fit in `room`
- * characters (the first piece of a read always holds at least one); undefined when none fits.
+ * bytes (the first piece of a read always holds at least one); undefined when none fits.
+ * (Rows written before JSON appends were stored as bytes hold text with string-index bounds.)
  */
-function jsonPiece(row: DataRow, start: number, stop: number, room: number, first: boolean): { data: string, end: number } | undefined {
-  const text = typeof row.data === 'string' ? row.data : row.data.toString('utf8')
-  if (start === row.startPos && stop === row.endPos && text.length <= room) return { data: text, end: stop }
+function jsonPiece(row: DataRow, start: number, stop: number, room: number, first: boolean): { data: Buffer | string, end: number } | undefined {
+  const data = row.data
+  if (start === row.startPos && stop === row.endPos && data.length <= room) return { data, end: stop }
   const ends = parseBounds(row.bounds)
   const from = start - row.startPos
-  const startIndex = from === 0 ? 0 : ends[from - 1]! + 1
-  const stopIndex = (to: number) => (to > ends.length ? text.length : ends[to - 1]!)
+  const startOffset = from === 0 ? 0 : ends[from - 1]! + 1
+  const stopOffset = (to: number) => (to > ends.length ? data.length : ends[to - 1]!)
   // The largest `to` whose messages fit: message ends are increasing, so bisect.
   let low = from
   let high = stop - row.startPos
   while (low < high) {
     const middle = Math.ceil((low + high) / 2)
-    if (stopIndex(middle) - startIndex <= room) low = middle
+    if (stopOffset(middle) - startOffset <= room) low = middle
     else high = middle - 1
   }
   if (low === from) {
     if (!first) return undefined
     low = from + 1
   }
-  return { data: sliceJsonAppend(text, ends, from, low), end: row.startPos + low }
+  return { data: sliceJsonAppend(data, ends, from, low), end: row.startPos + low }
 }
 
 function closingTuple(producer: ProducerTuple): string {
