@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from '../support/server'
 import { readAll } from '../support/streams'
 import { api, as, asServer, createSession, details, postEvents, publish, startSessionServer, streamMessages } from '../support/sessions'
@@ -19,8 +18,9 @@ beforeAll(async () => {
 afterAll(() => server?.stop())
 
 const chunk = (agentId: string, text: string) => ({ channel: 'chunks', data: { agentId, text } })
+/** The created session, or an error body ({message, data}) for a refusal. */
 const create = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  api<CreatedSession>(server, 'POST', '/api/sessions', { json: body, headers })
+  api(server, 'POST', '/api/sessions', { json: body, headers })
 
 describe('agent ids are bound to the session that registered them', () => {
   it('an event naming an agent the session did not register is 403 and reaches no stream: no injecting into agents/<someone else>', async () => {
@@ -47,7 +47,7 @@ describe('agent ids are bound to the session that registered them', () => {
     for (const body of [{ agentId: first.agentId }, { agentIds: ['free-one', first.agentId] }]) {
       const refused = await create(body)
       expect(refused.status, JSON.stringify(body)).toBe(409)
-      expect(refused.body.message as unknown as string).toContain(`"${first.agentId}" belongs to another session`)
+      expect(refused.body.message).toContain(`"${first.agentId}" belongs to another session`)
     }
     // The free id of the refused request was not registered either.
     expect((await create({ agentId: 'free-one' })).status).toBe(201)
@@ -80,7 +80,7 @@ describe('agent ids are bound to the session that registered them', () => {
     expect((await create({ agentIds: [] })).status).toBe(400)
     const bad = await create({ agentIds: ['ok', 'a/b'] })
     expect(bad.status).toBe(400)
-    expect(bad.body.message as unknown as string).toContain('agentIds.1')
+    expect(bad.body.message).toContain('agentIds.1')
   })
 
   it('a deleted session frees its agent ids', async () => {

@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop())
 
 const ids = (sessions: { id: string }[]) => sessions.map(session => session.id)
-const lookup = (body: unknown) => api<SessionLookup>(server, 'POST', '/api/sessions/lookup', { json: body })
+const lookup = (body: unknown) => api<SessionLookup & { message?: string }>(server, 'POST', '/api/sessions/lookup', { json: body })
 
 describe('the session list', () => {
   it('does not show an unlisted session to anyone without the server token: not in the API, not on the home page', async () => {
