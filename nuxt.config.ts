@@ -51,7 +51,7 @@ export default defineNuxtConfig({
     // package.json for each of its many modules, which cost ~150 MB of RSS at start.
     externals: { inline: ['drizzle-orm'] },
     experimental: { tasks: true },
-    scheduledTasks: { '0 * * * *': ['sessions:retention'] },
+    scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention'] },
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
     },

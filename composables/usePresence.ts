@@ -16,6 +16,12 @@ export interface CursorPosition {
   y: number
 }
 
+/** A session and the user present in it. */
+interface PresenceTarget {
+  sessionId: string
+  user: SessionUser
+}
+
 export interface UsePresenceOptions extends Omit<UseSessionOptions, 'user'> {
   /** Heartbeat interval in ms; the server counts a user present for 30 s after the last one. Default 10000. */
   heartbeatMs?: number
@@ -58,21 +64,21 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
   const writeOptions = { ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia: currentPinia(options.pinia) }
 
   // Where and as whom this user joined: a leave or heartbeat goes there even after the id changed.
-  let joinedAs: { sessionId: string, user: SessionUser } | null = null
+  let joinedAs: PresenceTarget | null = null
   // Whether the user should be present; `pagehide` leaves without changing it, so `pageshow` rejoins.
   let wanted = false
   // The join in flight (and where to): its answer brings the key, and until then it is not repeated.
-  let joining: { target: typeof joinedAs, answered: Promise<void> } | null = null
+  let joining: { target: PresenceTarget, answered: Promise<void> } | null = null
 
-  const send = (target: { sessionId: string, user: SessionUser }, action: PresenceAction, extra: Partial<PresenceBody> = {}) => {
+  const send = (target: PresenceTarget, action: PresenceAction, extra: Partial<PresenceBody> = {}) => {
     const { userId, displayName, avatarUrl } = target.user
     return sendPresence(target.sessionId, { userId, displayName, avatarUrl, action, ...extra }, writeOptions)
   }
 
-  const hasKey = (target: { sessionId: string, user: SessionUser }) => presenceKeyFor(target.sessionId, target.user.userId) !== undefined
+  const hasKey = (target: PresenceTarget) => presenceKeyFor(target.sessionId, target.user.userId) !== undefined
 
   /** Joins (once at a time); cursor moves made while it was on its way follow its answer. */
-  function sendJoin(target: { sessionId: string, user: SessionUser }): Promise<void> {
+  function sendJoin(target: PresenceTarget): Promise<void> {
     if (joining?.target === target) return joining.answered
     const answered = send(target, 'join', cursor.value ? { cursor: cursor.value } : {}).then((result) => {
       if (result.ok && cursor.value) void sendCursor()

@@ -33,6 +33,7 @@ export const agentStreamPath = (agentId: string) => `agents/${agentId}`
 
 const STREAM_URL_PREFIX = '/v1/stream/'
 const JSON_TYPE = 'application/json'
+const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
 
@@ -95,6 +96,12 @@ export class SessionService {
   private readonly presenceLimits: PresenceLimits
   /** When the latest presence record began: each new one begins later, so no two share a key. */
   private lastJoinAt = 0
+  /**
+   * Registered agent ids of recently written sessions. Registrations never change after
+   * create(), so a copy stays true for as long as its session exists; this spares the agent's
+   * hot path a query per request.
+   */
+  private readonly agentIdCache = new Map<string, ReadonlySet<string>>()
 
   constructor(
     private readonly db: Db,
@@ -306,27 +313,29 @@ export class SessionService {
     const cutoff = now - retentionDays * 24 * 60 * 60 * 1000
     const idle = this.db.select({ id: sessions.id }).from(sessions).where(lt(sessions.lastActivityAt, cutoff)).all()
     for (const { id } of idle) this.remove(id)
-    let trimmedStreams = 0
-    const trim = (path: string, before: number) => {
-      try {
-        if (this.store.trimBefore(path, before) === 0) return
-      }
-      catch (error) {
-        if (error instanceof StreamError) return
-        throw error
-      }
-      trimmedStreams++
-      this.materializer.drop(path)
-    }
+    let trimmedStreams = this.trimPresence(now, presenceMinutes)
     for (const { id } of this.db.select({ id: sessions.id }).from(sessions).all()) {
-      trim(sessionStreamPath(id), cutoff)
-      trim(presenceStreamPath(id), now - presenceMinutes * 60 * 1000)
+      if (this.trim(sessionStreamPath(id), cutoff)) trimmedStreams++
     }
-    // Every agent stream, including those of deleted sessions and of agents only named in events.
-    for (const path of this.store.listPaths(agentStreamPath(''))) trim(path, cutoff)
+    // Every agent stream, including those of deleted sessions.
+    for (const path of this.store.listPaths(agentStreamPath(''))) {
+      if (this.trim(path, cutoff)) trimmedStreams++
+    }
     this.removeOrphanStreams()
     this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, now - IDEMPOTENCY_RETENTION_MS)).run()
     return { deletedSessions: idle.length, trimmedStreams }
+  }
+
+  /**
+   * Presence history older than `presenceMinutes` leaves every presence stream (run every
+   * minute, so cursor traffic never piles up for long); answers how many streams were trimmed.
+   */
+  trimPresence(now: number, presenceMinutes: number): number {
+    let trimmed = 0
+    for (const { id } of this.db.select({ id: sessions.id }).from(sessions).all()) {
+      if (this.trim(presenceStreamPath(id), now - presenceMinutes * 60 * 1000)) trimmed++
+    }
+    return trimmed
   }
 
   /**
@@ -411,8 +420,14 @@ export class SessionService {
     }
   }
 
-  private agentIdsOf(sessionId: string): Set<string> {
-    return new Set(this.db.select({ agentId: sessionAgents.agentId }).from(sessionAgents).where(eq(sessionAgents.sessionId, sessionId)).all().map(row => row.agentId))
+  private agentIdsOf(sessionId: string): ReadonlySet<string> {
+    let agentIds = this.agentIdCache.get(sessionId)
+    if (!agentIds) {
+      agentIds = new Set(this.db.select({ agentId: sessionAgents.agentId }).from(sessionAgents).where(eq(sessionAgents.sessionId, sessionId)).all().map(row => row.agentId))
+      this.agentIdCache.set(sessionId, agentIds)
+      if (this.agentIdCache.size > AGENT_ID_CACHE_SIZE) this.agentIdCache.delete(this.agentIdCache.keys().next().value!)
+    }
+    return agentIds
   }
 
   /**
@@ -485,6 +500,19 @@ export class SessionService {
     }
   }
 
+  /** Trims a stream's head before `before`; whether anything went (a stream gone meanwhile is no error). */
+  private trim(path: string, before: number): boolean {
+    try {
+      if (this.store.trimBefore(path, before) === 0) return false
+    }
+    catch (error) {
+      if (error instanceof StreamError) return false
+      throw error
+    }
+    this.materializer.drop(path)
+    return true
+  }
+
   /** The first result of a write already made with this Idempotency-Key, if any. */
   private replay(sessionId: string, idempotency?: Idempotency): Replay | undefined {
     if (!idempotency) return undefined
@@ -497,6 +525,7 @@ export class SessionService {
   }
 
   private remove(sessionId: string): void {
+    this.agentIdCache.delete(sessionId)
     for (const path of [sessionStreamPath(sessionId), presenceStreamPath(sessionId)]) {
       this.materializer.drop(path)
       try {

@@ -34,6 +34,11 @@ export function runRetention(now = Date.now()) {
   return useSessionService().applyRetention(now, Number(config.retentionDays), Number(config.presenceRetentionMinutes))
 }
 
+/** Presence retention alone (NUXT_PRESENCE_RETENTION_MINUTES), as of `now`: the every-minute task. */
+export function runPresenceRetention(now = Date.now()) {
+  return useSessionService().trimPresence(now, Number(useRuntimeConfig().presenceRetentionMinutes))
+}
+
 export function closeSessions(): void {
   demoAgents?.stopAll()
   materializer?.clear()
