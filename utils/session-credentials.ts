@@ -14,6 +14,7 @@ const COLLABORATOR_KEY = (sessionId: string) => `${COLLABORATOR_KEY_PREFIX}${ses
 const AGENT_TOKEN = (sessionId: string) => `${AGENT_TOKEN_PREFIX}${sessionId}`
 const PRESENCE_KEY = (sessionId: string) => `durable-sessions:presence-key:${sessionId}`
 const KNOWN_SESSIONS = 'durable-sessions:sessions'
+const SESSION_ID = /^[\w-]{1,100}$/
 
 /** Storage may be missing (SSR) or throw (privacy modes, quota): credentials are then simply not kept. */
 function storage(): Storage | undefined {
@@ -90,7 +91,8 @@ export function knownSessionIds(): string[] {
   for (const key of storageKeys()) {
     for (const prefix of [AGENT_TOKEN_PREFIX, COLLABORATOR_KEY_PREFIX]) if (key.startsWith(prefix)) ids.push(key.slice(prefix.length))
   }
-  return [...new Set(ids)].slice(0, MAX_LOOKUP_IDS)
+  // Only what can be a session id: one odd entry must not make the whole lookup a 400.
+  return [...new Set(ids)].filter(id => SESSION_ID.test(id)).slice(0, MAX_LOOKUP_IDS)
 }
 
 /** Puts a session first in this browser's list. */
