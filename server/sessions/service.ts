@@ -243,7 +243,8 @@ export class SessionService {
   publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): WriteResult {
     const session = this.requireSession(sessionId)
     const now = this.now()
-    const author = role === 'collaborator' ? this.authorOf(sessionId, presenceKey) : undefined
+    // Only decisions carry an actor: other writes neither need nor check a presence key.
+    const author = role === 'collaborator' && inputs.some(input => input.channel === 'workflow') ? this.authorOf(sessionId, presenceKey) : undefined
     const events = inputs.map(input => completeEvent(session.id, input, new Date(now).toISOString(), author))
     // Permission first: replaying a key is no way around the capability rules.
     const agentIds = this.agentIdsOf(sessionId)

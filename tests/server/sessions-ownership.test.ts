@@ -128,6 +128,9 @@ describe('actor on a collaborator\'s decision is set by the server', () => {
     const stored = (await snapshot(server, session.id)).state.workflow.find(event => event.type === 'approval:approved')!
     expect(stored.actor).toBeUndefined()
     expect(stored.actorId).toBeUndefined()
+
+    // Terminal input carries no actor: a stale presence key sent along does not refuse it.
+    expect((await postEvents(server, session, terminal('in-9', 'ls', 'input', 'user'), { ...collaborator, 'x-presence-key': 'dXNlci1hZGE.bm90LWEtbWFj' })).status).toBe(200)
   })
 
   it('the agent may still set its own', async () => {
