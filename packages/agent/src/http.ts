@@ -35,15 +35,9 @@ export interface ApiFailure extends DurableSessionsError {
 }
 
 export function normalizeServer(server: string): string {
-  let url: URL
-  try {
-    url = new URL(server)
-  }
-  catch {
-    throw new ValidationError(`server must be an absolute http(s) URL such as http://localhost:3000, not ${JSON.stringify(server)}`, [{ path: 'server', message: 'not an absolute URL' }])
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ValidationError(`server must use http or https, not ${url.protocol}`, [{ path: 'server', message: 'not http(s)' }])
+  const url = URL.canParse(server) ? new URL(server) : undefined
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+    throw new ValidationError(`server must be an absolute http(s) URL such as http://localhost:3000, not ${JSON.stringify(server)}`, [{ path: 'server', message: 'not an absolute http(s) URL' }])
   return url.href.replace(/\/+$/, '')
 }
 
