@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import type { TestServer } from './server'
 import { api, streamMessages } from './sessions'
@@ -67,5 +69,40 @@ export function runBridge(args: string[], env: Record<string, string> = {}): Bri
     get stdout() { return stdout },
     get stderr() { return stderr },
     exited,
+  }
+}
+
+export interface CountingProxy {
+  url: string
+  /** Event POSTs that passed through. */
+  readonly eventPosts: number
+  close: () => Promise<void>
+}
+
+/**
+ * A plain HTTP proxy in front of a test server that counts the event POSTs passing through, for
+ * measuring how a separate process (the bridge) batches its writes.
+ */
+export async function countingProxy(target: TestServer): Promise<CountingProxy> {
+  let eventPosts = 0
+  const upstream = new URL(target.url)
+  const proxy = createServer((req, res) => {
+    if (req.method === 'POST' && req.url?.endsWith('/events')) eventPosts++
+    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    forward.on('error', () => res.destroy())
+    req.pipe(forward)
+  })
+  await new Promise<void>(done => proxy.listen(0, '127.0.0.1', done))
+  const { port } = proxy.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get eventPosts() { return eventPosts },
+    close: () => new Promise<void>((done) => {
+      proxy.closeAllConnections()
+      proxy.close(() => done())
+    }),
   }
 }
