@@ -31,15 +31,17 @@ export class SessionFollower {
   private stopped = false
   private controller?: AbortController
   private readonly started: Promise<void>
-  private markStarted!: () => void
+  private resolveStarted!: () => void
+  /** The starting offset is known: events written from now on will be seen. */
+  isReady = false
 
   constructor(private readonly context: FollowerContext) {
     this.offset = context.from
-    this.started = new Promise(resolve => this.markStarted = resolve)
+    this.started = new Promise(resolve => this.resolveStarted = resolve)
     void this.loop()
   }
 
-  /** Resolves once the follower knows its starting offset: events written after this are seen. */
+  /** Resolves once the follower knows its starting offset (see isReady). */
   ready(): Promise<void> {
     return this.started
   }
@@ -48,6 +50,11 @@ export class SessionFollower {
     this.stopped = true
     this.controller?.abort()
     this.markStarted()
+  }
+
+  private markStarted(): void {
+    this.isReady = true
+    this.resolveStarted()
   }
 
   private get url(): string {

@@ -319,7 +319,8 @@ export class AgentSession {
     if (options.description !== undefined) payload.description = options.description
     const follower = this.follow()
     // The decision can only come after the request is visible; following must have begun by then.
-    await follower.ready()
+    // (Once it has, the request is queued before this call returns: in call order with the rest.)
+    if (!follower.isReady) await follower.ready()
     const decided = new Promise<ApprovalDecision>((resolve, reject) => {
       const cleanups: (() => void)[] = []
       const settle = () => {
@@ -359,6 +360,16 @@ export class AgentSession {
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= this.closeOnce(options)
     return this.closing
+  }
+
+  /**
+   * Lets go of the session without closing it: following stops, pending approvals reject, and
+   * nothing more is sent — including anything not yet acknowledged (call flush() first to keep it).
+   */
+  detach(): void {
+    const reason = new SessionClosedError(`This handle on session ${this.id} was detached`, 0, 'detached', this.id)
+    this.end(reason)
+    this.writer.abandon(reason)
   }
 
   private async closeOnce(options: CloseOptions): Promise<void> {

@@ -137,7 +137,7 @@ export class EventWriter {
 
   /** Stops for good: queued events are dropped and every waiter learns why. */
   abandon(error: Error): void {
-    this.fail(error)
+    this.fail(error, false)
   }
 
   private hasRoomFor(item: Queued): boolean {
@@ -269,7 +269,7 @@ export class EventWriter {
     }
   }
 
-  private fail(error: Error): void {
+  private fail(error: Error, notify = true): void {
     if (this.failure) return
     this.failure = error
     if (this.timer !== undefined) clearTimeout(this.timer)
@@ -282,7 +282,7 @@ export class EventWriter {
       idle.promise.catch(() => {})
       idle.reject(error)
     }
-    this.context.onFailure(error)
+    if (notify) this.context.onFailure(error)
   }
 }
 
