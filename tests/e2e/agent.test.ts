@@ -90,3 +90,31 @@ it('bridge: the viewer shows the program, a collaborator\'s input reaches it, an
   const head = await fetch(`${server.url}/v1/stream/sessions/${links.id}`, { method: 'HEAD' })
   expect(head.headers.get('stream-closed')).toBe('true')
 })
+
+it('an empty session shows its creator the bridge command; running it connects the agent and the card goes', { timeout: 90_000 }, async () => {
+  const page = await e2e.newPage()
+  await page.goto(server.url)
+  await page.getByLabel(/Title/).fill('Waiting for my agent')
+  await page.getByTestId('create-session').click()
+  await page.waitForURL(/\/sessions\/[\w-]+$/)
+  const sessionId = new URL(page.url()).pathname.split('/').pop()!
+  const command = (await page.getByTestId('connect-command').innerText()).trim()
+  const token = await page.evaluate(id => localStorage.getItem(`durable-sessions:agent-token:${id}`), sessionId)
+  expect(command).toBe(`npx durable-sessions run --server ${server.url} --session ${sessionId} --token ${token} -- <your agent>`)
+  expect(await page.getByTestId('connect-sdk').innerText()).toContain(`agentToken: '${token}'`)
+
+  // A viewer without the token sees no card (and no token).
+  const viewer = await e2e.newPage()
+  await viewer.goto(`${server.url}/sessions/${sessionId}`)
+  await viewer.locator('[data-testid="connection-status"][data-state="live"]').waitFor()
+  expect(await viewer.getByTestId('connect-agent').count()).toBe(0)
+  expect(await viewer.content()).not.toContain(token!)
+
+  // The command as shown, with a real program in place of <your agent>.
+  const args = command.replace(/^npx durable-sessions run /, '').replace(/ -- <your agent>$/, '').split(' ')
+  const bridge = runBridge([...args, '--keep-open', '--', 'bash', '-c', 'echo connected from the card'])
+  expect(await bridge.exited).toBe(0)
+  await page.getByTestId('terminal-line').filter({ hasText: 'connected from the card' }).waitFor()
+  expect(await page.getByTestId('connect-agent').count()).toBe(0)
+})
+
