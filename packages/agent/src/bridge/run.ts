@@ -112,7 +112,9 @@ async function finish(session: AgentSession, options: BridgeOptions, exit: { exi
     : { status: 'error', message: `Exited with code ${code}`, error: `The program ${reason}` }).catch(() => {})
   const { events } = session.pending
   // Waiting for the server must not hold the terminal hostage: a Ctrl-C here gives up.
-  const giveUp = new Promise<'gave up'>(resolve => process.once('SIGINT', () => resolve('gave up')))
+  let onInterrupt = () => {}
+  const giveUp = new Promise<'gave up'>(resolve => onInterrupt = () => resolve('gave up'))
+  process.once('SIGINT', onInterrupt)
   const notice = setTimeout(() => say(`waiting for the server to acknowledge ${events} event(s)… (Ctrl-C to stop waiting)`), 2000)
   try {
     const done = options.keepOpen ? session.flush() : session.close()
@@ -123,6 +125,7 @@ async function finish(session: AgentSession, options: BridgeOptions, exit: { exi
   }
   finally {
     clearTimeout(notice)
+    process.off('SIGINT', onInterrupt)
   }
   return code
 }
