@@ -13,13 +13,14 @@
 export { attachSession, AgentSession, createSession, MAX_EVENT_TEXT } from './session'
 export type {
   ApprovalDecision, ApprovalRequestOptions, AttachSessionOptions, CloseOptions, ConnectionOptions, CreateSessionOptions,
-  PublishData, RetryInfo, StateUpdate, TerminalInput, TerminalOptions, ToolCallHandle,
+  PublishData, StateUpdate, TerminalInput, TerminalOptions, ToolCallHandle,
 } from './session'
 export {
   ApprovalTimeoutError, ConflictError, DurableSessionsError, ForbiddenError, NetworkError, RateLimitedError,
   SessionClosedError, SessionNotFoundError, UnauthorizedError, ValidationError,
 } from './errors'
 export type { ValidationIssue } from './errors'
+export type { RetryInfo, WriterOptions } from './writer'
 export type {
   AgentState, AgentStatus, Channel, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent, WorkflowType,
 } from '../../../shared/sessions/channels'

@@ -11,7 +11,7 @@ import type { Transport } from './http'
 import { randomId } from './random'
 import { SessionFollower } from './follower'
 import { EventWriter } from './writer'
-import type { RetryInfo, WriterOptions } from './writer'
+import type { WriterOptions } from './writer'
 
 /** The most text one chunk or terminal event may carry; longer text is split into several. */
 export const MAX_EVENT_TEXT = 100_000
@@ -510,5 +510,3 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 }
 
 const now = () => new Date().toISOString()
-
-export type { RetryInfo }
