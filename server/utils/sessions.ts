@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { DemoAgents } from '../sessions/demo-agent'
 import { StreamMaterializer } from '../sessions/materializer'
 import { SessionService } from '../sessions/service'
@@ -14,6 +15,10 @@ export function useMaterializer(): StreamMaterializer {
 export function useSessionService(): SessionService {
   service ??= new SessionService(useDB(), useStreamStore(), useMaterializer(), {
     isServerToken: token => tokenEquals(token, useServerToken()),
+    // Derived from the server token: nothing more to keep, and every instance sharing the token
+    // accepts the same keys. A new server token ends every presence key (clients join again).
+    presenceSecret: createHmac('sha256', useServerToken()).update('durable-sessions presence keys').digest(),
+    presenceMaxUsersPerHour: Number(useRuntimeConfig().presenceMaxUsersPerHour),
   })
   return service
 }
@@ -39,6 +44,11 @@ const inProcessFetch: typeof fetch = (input, init) => {
 export function runRetention(now = Date.now()) {
   const config = useRuntimeConfig()
   return useSessionService().applyRetention(now, Number(config.retentionDays), Number(config.presenceRetentionMinutes))
+}
+
+/** Presence retention alone (NUXT_PRESENCE_RETENTION_MINUTES), as of `now`: the every-minute task. */
+export function runPresenceRetention(now = Date.now()) {
+  return useSessionService().trimPresence(now, Number(useRuntimeConfig().presenceRetentionMinutes))
 }
 
 export function closeSessions(): void {

@@ -35,7 +35,8 @@ describe('publishing', () => {
     await session.terminal(long)
     await session.terminal('oops', { type: 'error' })
     await session.workflow('worktree:created', { branch: 'fix/a' })
-    await session.publish('presence', { userId: 'sdk-observer', displayName: 'Observer' })
+    // Presence on /events is the agents' own: the agent's, for one of the session's agent ids.
+    await session.publish('presence', { userId: 'sdk-agent', displayName: 'Observer' })
     await session.flush()
 
     const chunks = await messagesOfType(server, session.id, 'chunk')
@@ -65,7 +66,7 @@ describe('publishing', () => {
     expect(workflow[0]!.value).toMatchObject({ type: 'worktree:created', payload: { branch: 'fix/a' }, actor: 'sdk-agent' })
 
     const presence = await streamMessages(server, `sessions/${session.id}/presence`)
-    expect(presence[0]!.value).toMatchObject({ userId: 'sdk-observer', displayName: 'Observer' })
+    expect(presence[0]!.value).toMatchObject({ userId: 'sdk-agent', displayName: 'Observer' })
   })
 
   it('batches events written together into few requests, in order', async () => {
