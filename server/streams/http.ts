@@ -301,7 +301,9 @@ export class StreamHttpHandler {
       res.end()
       return
     }
-    res.writeHead(status, { ...this.baseHeaders, ...headers })
+    // A declared length lets a client that is still uploading read the whole answer (body.ts).
+    const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }
+    res.writeHead(status, { ...this.baseHeaders, ...headers, ...length })
     res.end(body)
   }
 

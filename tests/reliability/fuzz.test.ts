@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
-import { rawExchange } from '../support/http'
-import type { RawExchange } from '../support/http'
+import { encodeRequest, rawExchange } from '../support/http'
+import type { RawExchange, RawRequest } from '../support/http'
 import type { TestServer } from '../support/server'
 import { api, as, createSession, publish, snapshot, startSessionServer } from '../support/sessions'
 import { call, headStatus, readAll } from '../support/streams'
@@ -272,28 +272,9 @@ const apiBody = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-interface Fuzzed {
-  method: string
-  path: string
-  headers: Record<string, string>
-  body: Buffer
-  chunked: boolean
-}
+type Fuzzed = RawRequest
 
-function sanitize(value: string): string {
-  return value.replace(/[\r\n]/g, ' ')
-}
-
-function encode(request: Fuzzed): Buffer {
-  const lines = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${new URL(server.url).host}`, 'Connection: close']
-  for (const [name, value] of Object.entries(request.headers)) lines.push(`${name}: ${sanitize(value)}`)
-  if (request.chunked) lines.push('Transfer-Encoding: chunked')
-  else if (request.body.length > 0 || ['POST', 'PUT'].includes(request.method)) lines.push(`Content-Length: ${request.body.length}`)
-  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8')
-  if (!request.chunked) return Buffer.concat([head, request.body])
-  const parts = request.body.length > 0 ? [Buffer.from(`${request.body.length.toString(16)}\r\n`), request.body, Buffer.from('\r\n')] : []
-  return Buffer.concat([head, ...parts, Buffer.from('0\r\n\r\n')])
-}
+const encode = (request: Fuzzed) => encodeRequest(server.url, request)
 
 function show(request: Fuzzed, answer: RawExchange | string): string {
   const body = request.body.length > 200 ? `<${request.body.length} bytes: ${request.body.subarray(0, 60).toString('latin1')}…>` : JSON.stringify(request.body.toString('latin1'))

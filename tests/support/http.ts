@@ -60,6 +60,36 @@ export function openRequest(base: string, path: string, init: NodeRequest = {}) 
   return { request, response }
 }
 
+/** A request to send as raw bytes with `encodeRequest`: nothing is normalised or checked. */
+export interface RawRequest {
+  method: string
+  /** Sent verbatim on the request line. */
+  path: string
+  headers: Record<string, string>
+  body: Buffer
+  /** Send the body chunked instead of with Content-Length. */
+  chunked: boolean
+  /** Ask the server to close the connection after its answer (`Connection: close`); default true. */
+  close?: boolean
+}
+
+/**
+ * The bytes of one HTTP/1.1 request to `base`. Header values lose their line breaks (a header
+ * cannot smuggle a second one), but are otherwise sent as given, even where they contradict the
+ * framing this adds (a fuzzed Content-Length next to Transfer-Encoding: chunked).
+ */
+export function encodeRequest(base: string, request: RawRequest): Buffer {
+  const lines = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${new URL(base).host}`]
+  if (request.close !== false) lines.push('Connection: close')
+  for (const [name, value] of Object.entries(request.headers)) lines.push(`${name}: ${value.replace(/[\r\n]/g, ' ')}`)
+  if (request.chunked) lines.push('Transfer-Encoding: chunked')
+  else if (request.body.length > 0 || ['POST', 'PUT'].includes(request.method)) lines.push(`Content-Length: ${request.body.length}`)
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8')
+  if (!request.chunked) return Buffer.concat([head, request.body])
+  const parts = request.body.length > 0 ? [Buffer.from(`${request.body.length.toString(16)}\r\n`), request.body, Buffer.from('\r\n')] : []
+  return Buffer.concat([head, ...parts, Buffer.from('0\r\n\r\n')])
+}
+
 export interface RawExchange {
   /** 0 when the server closed the connection without an answer. */
   status: number
@@ -74,7 +104,17 @@ export interface RawExchange {
  * complete — the body is not waited for, so live reads (SSE) and large bodies cost nothing.
  * The connection is then dropped. Status 0: the server hung up without answering.
  */
-export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, options: { halfClose?: boolean } = {}): Promise<RawExchange> {
+export interface RawExchangeOptions {
+  /** Half-close after sending: "that was all" (see below). */
+  halfClose?: boolean
+  /**
+   * Send the bytes in pieces of this size, one per turn of the event loop, as a client whose
+   * upload is still under way when the answer comes; writing stops once the answer is in.
+   */
+  pieceBytes?: number
+}
+
+export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, options: RawExchangeOptions = {}): Promise<RawExchange> {
   const url = new URL(base)
   return new Promise((resolve, reject) => {
     const socket = connect({ host: url.hostname, port: Number(url.port) })
@@ -114,6 +154,17 @@ export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, opt
     // Half-closing says "that was all": a server waiting for the rest of an incomplete request
     // then answers (or hangs up) instead of waiting for its header timeout.
     if (options.halfClose) socket.end(bytes)
-    else socket.write(bytes)
+    else if (options.pieceBytes === undefined) socket.write(bytes)
+    else {
+      const pieceBytes = options.pieceBytes
+      let sent = 0
+      const sendPiece = () => {
+        if (settled || sent >= bytes.length) return
+        socket.write(bytes.subarray(sent, sent + pieceBytes))
+        sent += pieceBytes
+        setImmediate(sendPiece)
+      }
+      socket.once('connect', sendPiece)
+    }
   })
 }
