@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import { StreamError } from './errors'
+import { StreamError, badRequest } from './errors'
 
 /**
  * Request bodies: read with a limit, and never answered while still arriving.
@@ -20,7 +20,8 @@ type EndCallback = () => void
 
 /**
  * Reads a request body up to `limit` bytes. A larger one, declared or found while reading, is
- * a 413 and is not read further: answering it discards the rest (see `answerAfterBody`).
+ * a 413 and is not read further: answering it discards the rest (see `answerAfterBody`). A body
+ * cut short (the client left, or sent broken chunks) is the client's problem, a 400.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new StreamError('payload_too_large', `Body exceeds the ${limit}-byte limit of one append`)
@@ -31,7 +32,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const stop = () => {
       req.off('data', onData)
       req.off('end', onEnd)
-      req.off('error', reject)
+      req.off('error', onCut)
+      req.off('close', onCut)
     }
     const onData = (chunk: Buffer) => {
       total += chunk.length
@@ -44,9 +46,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       stop()
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total))
     }
+    const onCut = () => {
+      stop()
+      reject(badRequest('The request body did not arrive completely'))
+    }
     req.on('data', onData)
     req.on('end', onEnd)
-    req.on('error', reject)
+    req.on('error', onCut)
+    req.on('close', onCut)
   })
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
-import { encodeRequest, rawExchange } from '../support/http'
+import { encodeRequest, openRequest, rawExchange } from '../support/http'
 import type { RawRequest } from '../support/http'
 import type { TestServer } from '../support/server'
 import { createSession, snapshot, startSessionServer } from '../support/sessions'
@@ -76,5 +76,24 @@ describe('a request refused before its body is read', () => {
     const after = await snapshot(server, session.id)
     expect({ ...after, session: undefined }).toEqual({ ...before.session, session: undefined })
     expect(after.session.status).toBe(before.session.session.status)
+  })
+
+  it('a client that leaves mid-upload changes nothing and is no server error', async () => {
+    const before = { stream: await readAll(server, 'uploads/target'), session: await snapshot(server, session.id) }
+    const targets: Array<[string, Record<string, string>]> = [
+      ['/v1/stream/uploads/target', { authorization: `Bearer ${server.token}` }],
+      [`/api/sessions/${session.id}/events`, { authorization: `Bearer ${session.agentToken}` }],
+    ]
+    for (const [path, headers] of targets) {
+      const upload = openRequest(server.url, path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' } })
+      upload.response.catch(() => undefined)
+      await new Promise(resolve => upload.request.write('[{"channel":"chunks","data":', resolve))
+      upload.request.destroy()
+    }
+    // The server has seen both leave once a later request on the same stream is answered.
+    expect(await readAll(server, 'uploads/target')).toEqual(before.stream)
+    const after = await snapshot(server, session.id)
+    expect({ ...after, session: undefined }).toEqual({ ...before.session, session: undefined })
+    expect(server.log).not.toMatch(/request failed/)
   })
 })

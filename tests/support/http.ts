@@ -1,6 +1,7 @@
-import { request as httpRequest } from 'node:http'
-import type { Agent, IncomingHttpHeaders } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
+import type { Agent, IncomingHttpHeaders, Server } from 'node:http'
 import { connect } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 /**
  * HTTP below fetch, for what fetch cannot do: choose the client's source address (per-client
@@ -88,6 +89,57 @@ export function encodeRequest(base: string, request: RawRequest): Buffer {
   if (!request.chunked) return Buffer.concat([head, request.body])
   const parts = request.body.length > 0 ? [Buffer.from(`${request.body.length.toString(16)}\r\n`), request.body, Buffer.from('\r\n')] : []
   return Buffer.concat([head, ...parts, Buffer.from('0\r\n\r\n')])
+}
+
+let parserProbe: Promise<{ server: Server, port: number, outcomes: Map<number, (valid: boolean) => void> }> | undefined
+
+/**
+ * Whether Node's HTTP parser — the server's own — takes `bytes` as well-framed requests, each
+ * read to its end: they go to a throwaway server in this process that reads every body and
+ * notes any parse error. A request the parser refuses (Content-Length next to
+ * Transfer-Encoding, a bad chunk size, …) may be answered with a bare 400 or a hung-up
+ * connection before the application sees it; every other request must get the application's answer.
+ */
+export async function framingIsValid(bytes: Buffer): Promise<boolean> {
+  parserProbe ??= new Promise((resolve) => {
+    const outcomes = new Map<number, (valid: boolean) => void>()
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => res.end())
+    })
+    const verdicts = new WeakMap<Socket, { requests: number, complete: number, refused: boolean }>()
+    server.on('connection', (socket) => {
+      const verdict = { requests: 0, complete: 0, refused: false }
+      verdicts.set(socket, verdict)
+      const port = socket.remotePort!
+      socket.on('close', () => outcomes.get(port)?.(!verdict.refused && verdict.requests > 0 && verdict.complete === verdict.requests))
+    })
+    server.on('request', (req) => {
+      const verdict = verdicts.get(req.socket)!
+      verdict.requests++
+      req.on('end', () => verdict.complete++)
+    })
+    server.on('clientError', (_error, socket: Socket) => {
+      verdicts.get(socket)!.refused = true
+      socket.destroy()
+    })
+    server.unref()
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, outcomes }))
+  })
+  const { port, outcomes } = await parserProbe
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.on('connect', () => {
+      const local = socket.localPort!
+      outcomes.set(local, (valid) => {
+        outcomes.delete(local)
+        resolve(valid)
+      })
+      socket.end(bytes)
+    })
+    socket.on('error', () => {})
+    socket.resume()
+  })
 }
 
 export interface RawExchange {

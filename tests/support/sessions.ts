@@ -80,6 +80,11 @@ export function as(role: Role, session: CreatedSession, server: TestServer): Rec
   }
 }
 
+/** A credential that is wrong whatever the right one is: its last character changed. */
+export function wrongSecret(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`
+}
+
 export async function createSession(server: TestServer, body: Record<string, unknown> = {}): Promise<CreatedSession> {
   const response = await api<CreatedSession>(server, 'POST', '/api/sessions', { json: body })
   if (response.status !== 201) throw new Error(`POST /api/sessions answered ${response.status}: ${response.text}`)
