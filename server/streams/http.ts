@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { readBody } from './body'
-import { isTextContentType } from './content-type'
+import { isInertContentType, isTextContentType } from './content-type'
 import { jsonArrayBody } from './json'
 import { nextCursor } from './cursor'
 import { StreamError, badRequest } from './errors'
@@ -72,8 +72,11 @@ export class StreamHttpHandler {
   private closing = false
 
   constructor(private readonly store: StreamStore, private readonly options: StreamHttpOptions) {
+    // A stream is data, never a page of this origin: no sniffing, and a document that is opened
+    // anyway runs in a sandbox with no script, no origin and nothing loaded.
     this.baseHeaders = {
       'x-content-type-options': 'nosniff',
+      'content-security-policy': 'sandbox; default-src \'none\'',
       'cross-origin-resource-policy': 'cross-origin',
       'access-control-allow-origin': options.corsOrigin,
       'access-control-expose-headers': EXPOSED_HEADERS,
@@ -303,7 +306,9 @@ export class StreamHttpHandler {
     }
     // A declared length lets a client that is still uploading read the whole answer (body.ts).
     const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }
-    res.writeHead(status, { ...this.baseHeaders, ...headers, ...length })
+    const type = headers['content-type']
+    const disposition = typeof type === 'string' && !isInertContentType(type) ? { 'content-disposition': 'attachment' } : {}
+    res.writeHead(status, { ...this.baseHeaders, ...headers, ...length, ...disposition })
     res.end(body)
   }
 

@@ -279,6 +279,42 @@ describe('the embed route', () => {
   })
 })
 
+describe('raw streams', () => {
+  it('an HTML stream opened in the browser — as a page or in another site\'s frame — is downloaded, never run', { timeout: 60_000 }, async () => {
+    const tag = randomUUID().slice(0, 8)
+    const markup = '<!doctype html><title>pwned</title><script>localStorage.setItem("pwned", "script"); fetch("/pwned-by-stream")</script>'
+      + '<img src=x onerror="localStorage.setItem(\'pwned\', \'img\')">'
+    const write = (path: string, type: string) => fetch(`${server.url}/v1/stream/${path}`, { method: 'PUT', headers: { 'content-type': type, 'authorization': `Bearer ${server.token}` }, body: markup })
+    expect((await write(`raw/page-${tag}`, 'text/html; charset=utf-8')).status).toBe(201)
+    expect((await write(`raw/text-${tag}`, 'text/plain')).status).toBe(201)
+    const url = `${server.url}/v1/stream/raw/page-${tag}?offset=-1`
+
+    const context = await e2e.newContext()
+    const requests: string[] = []
+    context.on('request', request => requests.push(request.url()))
+    // A link to the stream: Chromium downloads it instead of rendering it.
+    const page = await context.newPage()
+    const downloaded = page.waitForEvent('download')
+    await page.goto(url).catch(() => undefined)
+    expect((await downloaded).url()).toBe(url)
+    // Framed by another site (a rendered frame would have this origin's storage): downloaded too.
+    const framing = await context.newPage()
+    const frameDownloaded = framing.waitForEvent('download')
+    await framing.goto(`${strangerOrigin}/?src=${encodeURIComponent(url)}`)
+    expect((await frameDownloaded).url()).toBe(url)
+
+    // The same markup in a text stream opens as text, in a sandbox without an origin.
+    await page.goto(`${server.url}/v1/stream/raw/text-${tag}?offset=-1`)
+    expect(await page.evaluate(() => ({ origin: window.origin, text: document.body.innerText }))).toEqual({ origin: 'null', text: markup })
+
+    // Nothing ran: no mark in the app origin's storage, no request the script would have made.
+    const app = await context.newPage()
+    await app.goto(server.url)
+    expect(await app.evaluate(() => localStorage.getItem('pwned'))).toBeNull()
+    expect(requests.filter(request => request.includes('pwned'))).toEqual([])
+  })
+})
+
 describe('unknown sessions', () => {
   it('get the 404 page, on the viewer and the embed route', { timeout: 30_000 }, async () => {
     const page = await e2e.newPage()
