@@ -13,6 +13,8 @@ export interface DemoOptions {
   speed: number
   /** Decide the approval request automatically after this long (seeded demo); wait forever if unset. */
   autoApproveAfterMs?: number
+  /** Called once the run is over, however it ended (frees the caller's demo slot). */
+  onEnd?: () => void
 }
 
 const TOKEN_INTERVAL_MS = 33
@@ -38,6 +40,7 @@ export class DemoAgents {
     const run = new DemoRun(this.service, this.store, sessionId, session.agentId, options, controller)
     void run.start().finally(() => {
       if (this.running.get(sessionId) === controller) this.running.delete(sessionId)
+      options.onEnd?.()
     })
     return true
   }

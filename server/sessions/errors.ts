@@ -7,6 +7,7 @@ export type SessionErrorCode =
   | 'ended'
   | 'idempotency_conflict'
   | 'rate_limited'
+  | 'busy'
 
 export class SessionError extends Error {
   constructor(

@@ -20,6 +20,7 @@ const SESSION_STATUS: Record<SessionErrorCode, number> = {
   ended: 409,
   idempotency_conflict: 409,
   rate_limited: 429,
+  busy: 503,
 }
 
 /** The largest body of a session API request (413 above). */

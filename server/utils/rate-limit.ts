@@ -19,7 +19,8 @@ let lastSweep = 0
 
 /**
  * Token buckets per client. Agents are keyed by their token (one agent = one client wherever it
- * runs), everyone else by IP; NUXT_RATE_LIMIT_* set the rates. Over the limit: 429 + Retry-After.
+ * runs), everyone else by client address (client-address.ts); NUXT_RATE_LIMIT_* set the rates.
+ * Over the limit: 429 + Retry-After.
  */
 export function limitSessionWrites(event: H3Event, role: Role): void {
   const config = useRuntimeConfig().rateLimit
@@ -27,13 +28,13 @@ export function limitSessionWrites(event: H3Event, role: Role): void {
   if ((role === 'agent' || role === 'server') && credential)
     take(`agent:${hashSecret(credential)}`, { perSecond: Number(config.agentPerSecond), burst: Number(config.agentBurst) })
   else
-    take(`ip:${clientAddress(event)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) })
+    take(`ip:${clientAddress(event.node.req)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) })
 }
 
-/** Creating sessions is limited per IP, per minute. */
+/** Creating sessions is limited per client address, per minute. */
 export function limitSessionCreation(event: H3Event): void {
   const perMinute = Number(useRuntimeConfig().rateLimit.createPerMinute)
-  take(`create:${clientAddress(event)}`, { perSecond: perMinute / 60, burst: perMinute })
+  take(`create:${clientAddress(event.node.req)}`, { perSecond: perMinute / 60, burst: perMinute })
 }
 
 function take(key: string, policy: Policy, now = Date.now()): void {
@@ -54,8 +55,4 @@ function sweep(now: number): void {
   if (now - lastSweep < IDLE_BUCKET_MS) return
   lastSweep = now
   for (const [key, bucket] of buckets) if (now - bucket.updatedAt > IDLE_BUCKET_MS) buckets.delete(key)
-}
-
-function clientAddress(event: H3Event): string {
-  return getRequestIP(event, { xForwardedFor: Boolean(useRuntimeConfig().trustProxy) }) ?? 'unknown'
 }
