@@ -120,6 +120,31 @@ describe('two users on one session', () => {
     expect(stream.filter(message => message.type === 'terminal' && message.value?.data === command)).toHaveLength(1)
   })
 
+  it('a collaborate link\'s key leaves the address bar once kept: not in the history, not in a Referer', { timeout: 60_000 }, async () => {
+    const session = await createSession(server, { title: 'Key out of sight' })
+    const page = await e2e.newPage()
+    await openLive(page, collaborateLink(session))
+    await page.waitForURL(viewerLink(session))
+    // Kept, so still a collaborator.
+    const input = page.getByTestId('terminal-input')
+    await expect.poll(() => input.isEnabled(), { timeout: 10_000 }).toBe(true)
+
+    // The page's next request says where it came from without the key.
+    const sent = page.waitForRequest(request => request.method() === 'POST' && request.url().endsWith('/events'))
+    await input.fill('echo referer')
+    await input.press('Enter')
+    expect((await (await sent).allHeaders()).referer).toBe(viewerLink(session))
+
+    // Leaving and coming back through the history finds the page without the key, still collaborating.
+    // (Once the home page's app has mounted: its router's own history update would cancel the way back.)
+    await page.goto(`${server.url}/`)
+    await page.waitForFunction(() => Boolean((document.querySelector('#__nuxt') as { __vue_app__?: unknown } | null)?.__vue_app__))
+    await page.goBack()
+    await page.waitForURL(viewerLink(session))
+    await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor()
+    await expect.poll(() => input.isEnabled(), { timeout: 10_000 }).toBe(true)
+  })
+
   it('a viewer (plain link, no key) cannot type and has no approve or reject buttons', { timeout: 60_000 }, async () => {
     const session = await createSession(server, { title: 'Read-only viewer' })
     await publish(server, session, [

@@ -7,10 +7,15 @@ import { readAll } from './streams'
 
 /**
  * Defaults for session tests: no seeded demo session (it would write into lists and agent
- * streams), and rate limits far above what a test sends from one address (they have tests of their own).
+ * streams), and rate limits and caps (live reads, demo runs) far above what a test sends from
+ * one address (they have tests of their own).
  */
 export const SESSION_TEST_ENV: Record<string, string> = {
   NUXT_SEED_DEMO: 'false',
+  NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: '1000000',
+  NUXT_STREAMS_MAX_LIVE_READS: '1000000',
+  NUXT_DEMO_MAX_RUNS_PER_CLIENT: '1000000',
+  NUXT_DEMO_MAX_RUNS: '1000000',
   NUXT_RATE_LIMIT_PER_SECOND: '1000000',
   NUXT_RATE_LIMIT_BURST: '1000000',
   NUXT_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
