@@ -77,8 +77,8 @@ function removeKeyFromAddressBar(): void {
   }
   // Vue Router keeps the entry's URL in history.state.current and writes it back to the entry on
   // its next navigation: that copy loses the key too.
-  const state: unknown = window.history.state
-  const current = state && typeof state === 'object' && 'current' in state && typeof state.current === 'string' ? state.current : undefined
+  const state = window.history.state as Record<string, unknown> | null
+  const current = typeof state?.current === 'string' ? state.current : undefined
   window.history.replaceState(current === undefined ? state : { ...state, current: withoutKey(current) }, '', withoutKey(window.location.href))
 }
 

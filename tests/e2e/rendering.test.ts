@@ -244,6 +244,40 @@ describe('the embed route', () => {
     await readmeScreenshot(page, 'embed-dark', { fullPage: true })
   })
 
+  it('writes only when its URL asks for interactive=1 and a listed origin frames it', { timeout: 90_000 }, async () => {
+    const session = await createSession(server, { title: 'Interactive embed' })
+    await publish(server, session, { channel: 'workflow', data: { type: 'approval:requested', payload: { title: 'Ship it?' }, actor: session.agentId } })
+    // Every embed URL here carries the collaborator key: holding it is not enough.
+    const embed = (extra: string) => `${server.url}/embed/sessions/${session.id}?panels=terminal,approvals&key=${encodeURIComponent(session.collaboratorKey)}${extra}`
+    const page = await e2e.newPage()
+    /** The embed's write controls once it is live (credentials are read once mounted, before that). */
+    const controls = async (frame: Frame) => {
+      await frame.locator('[data-testid="connection-status"][data-state="live"]').waitFor()
+      return { typing: await frame.getByTestId('terminal-input').isEnabled(), approving: await frame.getByTestId('approve').count() }
+    }
+    const framedBy = async (site: string, markup: string) => {
+      await page.goto(`${site}/?html=${encodeURIComponent(markup)}`)
+      return embeddedFrame(page)
+    }
+
+    // Asked for, on a listed origin: the collaborator can type and decide.
+    expect(await controls(await framedBy(parentOrigin, iframe(embed('&interactive=1'))))).toEqual({ typing: true, approving: 1 })
+    // Not asked for, on the same origin: read-only.
+    expect(await controls(await framedBy(parentOrigin, iframe(embed(''))))).toEqual({ typing: false, approving: 0 })
+    // Asked for, but the listed page withholds who it is (no Referer): read-only.
+    const withheld = iframe(embed('&interactive=1')).replace('<iframe ', '<iframe referrerpolicy="no-referrer" ')
+    expect(await controls(await framedBy(parentOrigin, withheld))).toEqual({ typing: false, approving: 0 })
+    // Asked for, opened as a page of its own rather than framed: read-only.
+    await page.goto(embed('&interactive=1'))
+    expect(await controls(page.mainFrame())).toEqual({ typing: false, approving: 0 })
+    // Asked for, on an origin that is not listed: nothing is shown at all.
+    await page.goto(`${strangerOrigin}/?src=${encodeURIComponent(embed('&interactive=1'))}`)
+    await page.waitForFunction(() => (window as unknown as { frameLoaded: boolean }).frameLoaded)
+    const strangers = page.frames().find(candidate => candidate !== page.mainFrame())!
+    expect(await strangers.getByTestId('terminal-input').count()).toBe(0)
+    expect(await strangers.evaluate(() => document.body?.innerText ?? '').catch(() => '')).not.toContain('Ship it?')
+  })
+
   it('allows framing by its origin list only, and the viewer page refuses all framing', { timeout: 60_000 }, async () => {
     const session = await createSession(server, { title: 'No framing' })
     await publish(server, session, { channel: 'chunks', data: { agentId: session.agentId, text: 'Not for frames.', turn: 1 } })
