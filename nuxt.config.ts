@@ -43,8 +43,9 @@ export default defineNuxtConfig({
      * `true`/`false` still mean 1/0.
      */
     trustProxy: 0,
-    /** NUXT_DEMO_MAX_RUNS_PER_CLIENT, NUXT_DEMO_MAX_RUNS: demo agents running at once per client address, and in total. */
+    /** NUXT_DEMO_MAX_RUNS_PER_CLIENT: demo agents one client address may have running at once (429 above). */
     demoMaxRunsPerClient: 3,
+    /** NUXT_DEMO_MAX_RUNS: demo agents the whole server runs at once (503 above). */
     demoMaxRuns: 20,
     /** Session write limits (NUXT_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
     rateLimit: {
