@@ -8,7 +8,7 @@ export default defineNuxtConfig({
   typescript: {
     // Benchmark profiles keep a copy of the built server (JavaScript that defines a global
     // $fetch); type-checking it would shadow Nuxt's typed $fetch.
-    tsConfig: { exclude: ['../bench/results/**'] },
+    tsConfig: { exclude: ['../bench/results/**', '../packages/*/dist/**'] },
   },
   telemetry: false,
   runtimeConfig: {

@@ -45,8 +45,8 @@ export interface SessionViewerProps {
 export interface UseSessionViewerReturn {
   props: ComputedRef<SessionViewerProps>
   onTerminalSubmit: (text: string) => void
-  onApprove: (requestId: string) => void
-  onReject: (requestId: string) => void
+  onApprove: (requestId: string, reason?: string) => void
+  onReject: (requestId: string, reason?: string) => void
   onReconnect: () => void
 }
 
@@ -112,8 +112,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   return {
     props,
     onTerminalSubmit: ifInteractive(text => void terminal.sendCommand(text)),
-    onApprove: ifInteractive(requestId => void session.approve(requestId)),
-    onReject: ifInteractive(requestId => void session.reject(requestId)),
+    onApprove: ifInteractive((requestId: string, reason?: string) => void session.approve(requestId, reason)),
+    onReject: ifInteractive((requestId: string, reason?: string) => void session.reject(requestId, reason)),
     onReconnect: () => session.retryNow(),
   }
 }

@@ -54,7 +54,8 @@ export function sendTerminalInput(sessionId: string, input: string, callbacks: T
 export interface ApprovalDetails {
   /** Who decided, shown next to the decision. */
   actor?: string
-  note?: string
+  /** Why: shown in the history and handed to the agent (the SDK's requestApproval resolves with it). */
+  reason?: string
 }
 
 /** Approves or rejects an approval request (collaborator key or agent token), optimistically. */
@@ -70,7 +71,7 @@ export function sendApprovalDecision(
     id: crypto.randomUUID(),
     sessionId,
     type: `approval:${decision}`,
-    payload: { requestId, ...(details.note ? { note: details.note } : {}) },
+    payload: { requestId, ...(details.reason ? { reason: details.reason } : {}) },
     ...(details.actor ? { actor: details.actor } : {}),
     timestamp: new Date().toISOString(),
   }

@@ -7,7 +7,7 @@ export default defineNitroPlugin((nitroApp) => {
   const service = useSessionService()
   if (useRuntimeConfig().seedDemo && service.list({ limit: 1 }).sessions.length === 0) {
     const session = service.create({ title: 'Demo: fix the flaky checkout test', agentId: 'demo-agent' }, '')
-    useDemoAgents().start(session.id, { speed: 1, autoApproveAfterMs: 60_000 })
+    useDemoAgents().start({ sessionId: session.id, token: session.agentToken, agentId: session.agentId }, { speed: 1, autoApproveAfterMs: 60_000 })
     console.info(`[sessions] seeded a demo session: /sessions/${session.id}`)
   }
   nitroApp.hooks.hook('close', closeSessions)

@@ -9,7 +9,6 @@ import { SessionEventSchema } from '#shared/sessions/channels'
 import type { Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
 import { nextPresence } from '#shared/sessions/presence'
 import { hasEntity } from '#shared/sessions/reducer'
-import type { SessionState } from '#shared/sessions/reducer'
 import { selectParticipants } from '#shared/sessions/selectors'
 import { keyOf, toChange } from '#shared/sessions/wire'
 import type { ChangeOperation, SessionChange } from '#shared/sessions/wire'
@@ -151,11 +150,6 @@ export class SessionService {
       state: { ...main.state, presence: presence.state.presence },
       presenceOffset: formatOffset(presence.pos),
     })
-  }
-
-  /** The live materialised state, not a copy: for in-process readers that do not keep it. */
-  liveState(sessionId: string): SessionState {
-    return this.materializer.get(sessionStreamPath(sessionId)).state
   }
 
   role(sessionId: string, credentials: Credentials): Role {

@@ -25,6 +25,13 @@ type EndCallback = () => void
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new StreamError('payload_too_large', `Body exceeds the ${limit}-byte limit of one append`)
+  // An in-process request (Nitro's localFetch, which the demo agent uses) carries its body
+  // instead of streaming it: its mock request cannot be read as a stream.
+  const carried = (req as { body?: unknown }).body
+  if (typeof carried === 'string' || carried instanceof Uint8Array) {
+    const body = Buffer.from(carried)
+    return body.length > limit ? Promise.reject(tooLarge()) : Promise.resolve(body)
+  }
   if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge())
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []

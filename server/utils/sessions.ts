@@ -26,7 +26,7 @@ export function useSessionService(): SessionService {
 }
 
 export function useDemoAgents(): DemoAgents {
-  demoAgents ??= new DemoAgents(useSessionService(), useStreamStore())
+  demoAgents ??= new DemoAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch })
   return demoAgents
 }
 
@@ -48,6 +48,18 @@ export function takeDemoSlot(event: H3Event): () => void {
       + `retry in ${DEMO_RETRY_AFTER_SECONDS} s`, retry)
   }
   return slot
+}
+
+/** A placeholder origin: in-process requests only use the path. */
+const IN_PROCESS_ORIGIN = 'http://in-process.invalid'
+
+/**
+ * fetch onto this server's own handlers without a socket (Nitro's localFetch), so an agent
+ * inside the server uses the same HTTP API as one outside it.
+ */
+const inProcessFetch: typeof fetch = (input, init) => {
+  const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)
+  return useNitroApp().localFetch(`${url.pathname}${url.search}`, init)
 }
 
 /** Retention as of `now` (NUXT_RETENTION_DAYS for events, NUXT_PRESENCE_RETENTION_MINUTES for presence). */

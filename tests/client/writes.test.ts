@@ -154,7 +154,7 @@ describe('approvals', () => {
     expect(outcome.ok).toBe(true)
     const decisions = (await snapshot(server, session.id)).state.workflow.filter(event => event.type === 'approval:approved')
     expect(decisions).toHaveLength(1)
-    expect(decisions[0]).toMatchObject({ actor: 'Ada', payload: { requestId: 'req-1', note: 'looks good' } })
+    expect(decisions[0]).toMatchObject({ actor: 'Ada', payload: { requestId: 'req-1', reason: 'looks good' } })
     wrapper.unmount()
   })
 })
