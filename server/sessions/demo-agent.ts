@@ -6,6 +6,8 @@ export interface DemoOptions {
   speed: number
   /** Decide the approval request automatically after this long (seeded demo); wait forever if unset. */
   autoApproveAfterMs?: number
+  /** Called once the run is over, however it ended (frees the caller's demo slot). */
+  onEnd?: () => void
 }
 
 export interface DemoTarget {
@@ -45,6 +47,7 @@ export class DemoAgents {
     void new DemoRun(session, target.agentId, options, controller.signal).start().finally(() => {
       session.detach()
       if (this.running.get(target.sessionId) === controller) this.running.delete(target.sessionId)
+      options.onEnd?.()
     })
     return true
   }
