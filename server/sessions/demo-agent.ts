@@ -1,4 +1,4 @@
-import { ApprovalTimeoutError, attachSession, SessionClosedError, SessionNotFoundError } from '../../packages/agent/src/index'
+import { attachSession, SessionClosedError, SessionNotFoundError } from '../../packages/agent/src/index'
 import type { AgentSession, ApprovalDecision, StateUpdate, TerminalInput } from '../../packages/agent/src/index'
 
 export interface DemoOptions {
@@ -169,15 +169,13 @@ class DemoRun {
         description: 'Compute discounts in integer cents (6 lines in src/checkout/discount.ts).',
         payload: { branch: worktree },
         timeoutMs,
+        onTimeout: { approved: true, reason: 'Approved automatically: nobody decided in time', actor: 'auto-approver' },
         signal: this.signal,
       })
     }
     catch (error) {
       if (this.signal.aborted) throw new Stopped()
-      if (!(error instanceof ApprovalTimeoutError)) throw error
-      const reason = 'Approved automatically: nobody decided in time'
-      await this.session.workflow('approval:approved', { requestId: error.requestId, reason }, { actor: 'auto-approver' })
-      return { approved: true, actor: 'auto-approver', reason, requestId: error.requestId }
+      throw error
     }
   }
 
