@@ -20,12 +20,13 @@ export function useMaterializer(): StreamMaterializer {
 }
 
 export function useSessionService(): SessionService {
-  service ??= new SessionService(useDB(), useStreamStore(), useMaterializer(), {
+  service ??= new SessionService(useBackend().sessions, useStreamStore(), useMaterializer(), {
     isServerToken: token => tokenEquals(token, useServerToken()),
     // Derived from the server token: nothing more to keep, and every instance sharing the token
     // accepts the same keys. A new server token ends every presence key (clients join again).
     presenceSecret: createHmac('sha256', useServerToken()).update('durable-sessions presence keys').digest(),
     presenceMaxUsersPerHour: Number(useRuntimeConfig().presenceMaxUsersPerHour),
+    limits: useBackend().limits,
   })
   return service
 }

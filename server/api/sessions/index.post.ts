@@ -6,7 +6,7 @@ import { CreateSessionBodySchema } from '#shared/sessions/api'
  */
 export default defineApiHandler(async (event) => {
   const privileged = requestHasServerToken(event, 'Creating a session')
-  limitSessionCreation(event)
+  await limitSessionCreation(event)
   const { body } = await readJsonBody(event, CreateSessionBodySchema.parse)
   setResponseStatus(event, 201)
   return useSessionService().create(body, getRequestURL(event).origin, { privileged })

@@ -11,8 +11,8 @@ const parseEvents = (body: unknown) => Array.isArray(body) ? EventBatchSchema.pa
  * Rate limits count the events, so the body is read first.
  */
 export default defineApiHandler(async (event) => {
-  const { id, service, role } = sessionWriteContext(event, 0)
+  const { id, service, role } = await sessionWriteContext(event, 0)
   const { body, raw } = await readJsonBody(event, parseEvents)
-  limitSessionWrites(event, role, body.length)
+  await limitSessionWrites(event, role, body.length)
   return service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
 })
