@@ -3,7 +3,7 @@ import type { LimitCounters } from './limits'
 import type { BucketPolicy } from './token-buckets'
 
 /** Advisory-lock key for one group of limit_members being counted. */
-const LIMIT_GROUPS = 7_190_431_004
+const LIMIT_GROUPS = 719_043_104
 /** Buckets idle this long are full again and are forgotten (as in memory). */
 const BUCKET_IDLE_MS = 60_000
 /** Members are counted within windows of at most this long (presence: an hour). */

@@ -9,8 +9,8 @@ import { AgentIdTaken, IdempotencyKeyTaken, likePattern } from './repository'
 import type { IdempotencyRecord, ListFilter, NewSession, SessionRepository, WriteRecord } from './repository'
 
 /** Advisory-lock keys: one for `exclusively`'s names, one per agent id being claimed. */
-const EXCLUSIVE_LOCKS = 7_190_431_002
-const AGENT_CLAIMS = 7_190_431_003
+const EXCLUSIVE_LOCKS = 719_043_102
+const AGENT_CLAIMS = 719_043_103
 
 /**
  * The session records in PostgreSQL, through Drizzle's query builder. Writes inside an

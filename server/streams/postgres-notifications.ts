@@ -16,17 +16,19 @@ export const NOTIFY_CHANNEL = 'durable_streams'
 const MAX_PAYLOAD_BYTES = 7900
 const RECONNECT_DELAYS_MS = [50, 100, 250, 500, 1000, 2000]
 
-/** This process, so that it can ignore its own notifications (it told its readers at commit). */
-export const INSTANCE_ID = randomBytes(6).toString('base64url')
+/** A name for one instance, so that it can ignore its own notifications (it told its readers at commit). */
+export function newInstanceId(): string {
+  return randomBytes(6).toString('base64url')
+}
 
 /**
  * The payload for a change: `<instance> <stream id> <from> <to> <flags>` and, after a line
  * break, the data — a JSON stream's messages as they are stored (UTF-8 text), other streams'
  * bytes in base64. Flags: c closed, r removed, t trimmed, j / b data follows as JSON / base64.
  */
-export function encodeNotification(change: StreamChange, json: boolean): string {
+export function encodeNotification(instance: string, change: StreamChange, json: boolean): string {
   let flags = `${change.closed ? 'c' : ''}${change.removed ? 'r' : ''}${change.trimmed ? 't' : ''}`
-  const header = `${INSTANCE_ID} ${change.streamId} ${change.fromPos} ${change.toPos} `
+  const header = `${instance} ${change.streamId} ${change.fromPos} ${change.toPos} `
   if (!change.chunks || change.toPos === change.fromPos) return `${header}${flags || '-'}`
   const bytes = change.chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk), 0)
   // Base64 grows by a third; too big either way means the readers query instead.
@@ -38,11 +40,11 @@ export function encodeNotification(change: StreamChange, json: boolean): string 
   return `${header}${flags}\n${data}`
 }
 
-/** A notification from another instance as a change; undefined for this instance's own or a malformed one. */
-export function decodeNotification(payload: string): StreamChange | undefined {
+/** A notification from another instance as a change; undefined for one of `self`'s own or a malformed one. */
+export function decodeNotification(self: string, payload: string): StreamChange | undefined {
   const newline = payload.indexOf('\n')
   const [instance, streamId, fromPos, toPos, flags = ''] = (newline < 0 ? payload : payload.slice(0, newline)).split(' ')
-  if (instance === INSTANCE_ID || toPos === undefined) return undefined
+  if (instance === self || toPos === undefined) return undefined
   const change: StreamChange = {
     streamId: Number(streamId),
     fromPos: Number(fromPos),
@@ -71,7 +73,7 @@ export class PostgresNotifications {
   /** Resolves once the first LISTEN is in place. */
   readonly ready: Promise<void>
 
-  constructor(url: string, private readonly handlers: NotificationHandlers) {
+  constructor(url: string, instance: string, private readonly handlers: NotificationHandlers) {
     // `onnotify` is postgres.js's own option (its sql.listen is built on it) but missing from its
     // types. sql.listen itself is not used: it gives up re-listening if its first try fails.
     const options: postgres.Options<Record<string, never>> & { onnotify: (channel: string, payload: string) => void } = {
@@ -83,7 +85,7 @@ export class PostgresNotifications {
       connection: { application_name: 'durable-sessions-listen' },
       onnotify: (channel, payload) => {
         if (channel !== NOTIFY_CHANNEL) return
-        const change = decodeNotification(payload)
+        const change = decodeNotification(instance, payload)
         if (change) handlers.change(change)
       },
       onclose: () => this.reconnect(),

@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres'
 import { isJsonContentType } from './content-type'
-import { NOTIFY_CHANNEL, PostgresNotifications, encodeNotification } from './postgres-notifications'
+import { NOTIFY_CHANNEL, PostgresNotifications, encodeNotification, newInstanceId } from './postgres-notifications'
 import type { ProducerState } from './producers'
 import { commitChange, removalChange } from './storage'
 import type {
@@ -33,6 +33,8 @@ class PathTaken extends Error {}
  */
 export class PostgresStreamStorage implements StreamStorage {
   private readonly columns
+  /** Names this instance in its notifications. */
+  private readonly instance = newInstanceId()
   private notifications?: PostgresNotifications
 
   constructor(private readonly sql: Sql, private readonly url: string) {
@@ -40,7 +42,7 @@ export class PostgresStreamStorage implements StreamStorage {
   }
 
   watch(handlers: { change: (change: StreamChange) => void, resync: () => void }): void {
-    this.notifications = new PostgresNotifications(this.url, handlers)
+    this.notifications = new PostgresNotifications(this.url, this.instance, handlers)
   }
 
   /** Resolves once notifications from other instances arrive. */
@@ -209,7 +211,7 @@ export class PostgresStreamStorage implements StreamStorage {
   /** One stream's part of an append transaction, as one statement: rows, producers, tail, notification. */
   private write(tx: TransactionSql, commit: StreamCommit): Promise<unknown> {
     const { stream, rows, next, accessedAt: now } = commit
-    const payload = encodeNotification(commitChange(commit), stream.json)
+    const payload = encodeNotification(this.instance, commitChange(commit), stream.json)
     return tx`
       with inserted as (
         insert into messages (stream_id, start_pos, end_pos, data, bounds, created_at)
@@ -232,7 +234,7 @@ export class PostgresStreamStorage implements StreamStorage {
   }
 
   private notify(tx: TransactionSql, change: StreamChange, json: boolean): Promise<unknown> {
-    return tx`select pg_notify(${NOTIFY_CHANNEL}, ${encodeNotification(change, json)})`
+    return tx`select pg_notify(${NOTIFY_CHANNEL}, ${encodeNotification(this.instance, change, json)})`
   }
 }
 

@@ -172,7 +172,10 @@ export class ProtocolStreamStore implements StreamStore {
       commits = []
       touched.length = 0
       for (const entry of pending.values()) {
-        if (entry.writes) commits.push({ stream: entry.stream, rows: entry.rows, next: entry.state, producers: [...entry.producers].map(([id, state]) => ({ id, state })), accessedAt: now })
+        if (entry.writes) {
+          const producers = [...entry.producers].map(([id, state]) => ({ id, state }))
+          commits.push({ stream: entry.stream, fromPos: entry.stream.tailPos, rows: entry.rows, next: entry.state, producers, accessedAt: now })
+        }
         else if (slidesOnAccess(entry.stream)) touched.push(entry.stream)
       }
       return { commits, results }

@@ -54,8 +54,10 @@ export interface AppendState {
 
 /** What one transaction writes to one stream: its new rows, its row after, its producers. */
 export interface StreamCommit {
-  /** The row as locked. */
+  /** The row as locked (a backend may update a cached row after the commit). */
   stream: StoredStream
+  /** The tail as locked: where this commit's data starts. */
+  fromPos: number
   rows: DataRow[]
   next: AppendState
   producers: Array<{ id: string, state: ProducerState }>
@@ -151,7 +153,7 @@ export interface StreamStorage {
 export function commitChange(commit: StreamCommit): StreamChange {
   return {
     streamId: commit.stream.id,
-    fromPos: commit.stream.tailPos,
+    fromPos: commit.fromPos,
     toPos: commit.next.tailPos,
     chunks: commit.rows.map(row => row.data),
     closed: commit.next.closed,

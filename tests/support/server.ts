@@ -5,6 +5,7 @@ import { get } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { createTestDatabase } from './postgres'
 
 /** The built server (`npm run build`), started as a real process on a free port. */
 export interface TestServer {
@@ -36,6 +37,8 @@ export interface StartOptions {
 const ENTRY = resolve(process.env.TEST_SERVER_ENTRY ?? '.output/server/index.mjs')
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  // TEST_BACKEND=postgres runs every server test on a fresh PostgreSQL database instead of SQLite.
+  const database = process.env.TEST_BACKEND === 'postgres' && !options.env?.NUXT_DATABASE_URL ? { NUXT_DATABASE_URL: await createTestDatabase() } : {}
   const port = await freePort()
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ds-test-'))
   const configuredToken = options.env?.NUXT_STREAMS_TOKEN ?? `test-token-${port}`
@@ -51,6 +54,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
         HOST: '127.0.0.1',
         NUXT_DATA_DIR: dataDir,
         NUXT_STREAMS_TOKEN: configuredToken,
+        ...database,
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
