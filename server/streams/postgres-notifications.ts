@@ -82,7 +82,8 @@ export class PostgresNotifications {
       max_lifetime: null,
       fetch_types: false,
       onnotice: () => {},
-      connection: { application_name: 'durable-sessions-listen' },
+      // Names the process and instance, so an operator (or a test) can find this connection.
+      connection: { application_name: `durable-sessions listen ${process.pid} ${instance}` },
       onnotify: (channel, payload) => {
         if (channel !== NOTIFY_CHANNEL) return
         const change = decodeNotification(instance, payload)
