@@ -392,8 +392,10 @@ export class SessionService {
       throw new SessionError('conflict', `userId ${JSON.stringify(body.userId)} is present in this session already: join with its presence key (X-Presence-Key), or as another user`)
     }
     await this.presenceLimits.admit(session.id, body.userId, now)
-    // A new record's joinedAt is its key's generation: never one a gone record had (same ms).
-    const at = rejoin ? now : (this.lastJoinAt = Math.max(now, this.lastJoinAt + 1))
+    // A new record's joinedAt is its key's generation: never one a gone record had (same ms),
+    // here or — for the record it replaces — on another instance whose clock is ahead.
+    const replaced = existing ? Date.parse(existing.joinedAt) + 1 : 0
+    const at = rejoin ? now : (this.lastJoinAt = Math.max(now, this.lastJoinAt + 1, replaced))
     const data = nextPresence(session.id, body, rejoin ? existing : undefined, new Date(at).toISOString())
     const result = await this.write(session, [{ event: SessionEventSchema.parse({ channel: 'presence', data }) }], at, 'agent', idempotency)
     return { ...result, presenceKey: this.presenceKeys.issue(session.id, data) }
