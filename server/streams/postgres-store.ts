@@ -65,12 +65,19 @@ export class PostgresStreamStorage implements StreamStorage {
     return rows.map(withJson)
   }
 
-  append<T>(
+  /**
+   * On a connection of its own, pipelined: BEGIN and the locking reads go out together, then the
+   * writes and COMMIT together (two round trips). If a write fails, PostgreSQL has aborted the
+   * transaction and that COMMIT rolls it back. Work of the session layer runs before COMMIT.
+   */
+  async append<T>(
     request: AppendRequest,
     decide: (locked: LockedStreams) => { commits: StreamCommit[], results: T },
     work?: (results: T, tx: StorageTransaction) => ReturnType<CommitWork>,
   ): Promise<T> {
-    return this.sql.begin(async (tx) => {
+    const tx = await this.sql.reserve()
+    let open = false
+    try {
       // Locked in id order, the same in every transaction, so two never wait for each other.
       const locking = tx<StoredStream[]>`select ${this.columns} from streams where path = any(${tx.array(request.paths, TEXT)}) order by id for update`
       const producerIds = [...new Set(request.producers.map(producer => producer.producerId))]
@@ -80,17 +87,31 @@ export class PostgresStreamStorage implements StreamStorage {
             select p.stream_id as "streamId", p.producer_id as "producerId", p.epoch, p.last_seq as "lastSeq"
             from producers p join streams s on s.id = p.stream_id
             where s.path = any(${tx.array(request.paths, TEXT)}) and p.producer_id = any(${tx.array(producerIds, TEXT)})`
-      const [rows, producerRows] = await Promise.all([locking, loading])
+      open = true
+      const [, rows, producerRows] = await Promise.all([tx`begin`, locking, loading])
       const byPath = new Map(rows.map(row => [row.path, withJson(row)]))
       const producers = new Map(producerRows.map(row => [`${row.streamId}\0${row.producerId}`, { epoch: row.epoch, lastSeq: row.lastSeq }]))
       const { commits, results } = decide({
         stream: path => byPath.get(path),
         producer: (streamId, producerId): ProducerState | undefined => producers.get(`${streamId}\0${producerId}`),
       })
-      await Promise.all(commits.map(commit => this.write(tx, commit)))
-      if (work) await work(results, tx as unknown as StorageTransaction)
+      const writes = commits.map(commit => this.write(tx, commit))
+      if (work) {
+        await Promise.all(writes)
+        await work(results, tx as unknown as StorageTransaction)
+        writes.length = 0
+      }
+      await Promise.all([...writes, tx`commit`])
+      open = false
       return results
-    }) as Promise<T>
+    }
+    catch (error) {
+      if (open) await tx`rollback`.catch(() => {})
+      throw error
+    }
+    finally {
+      tx.release()
+    }
   }
 
   async create(stream: NewStream): Promise<CreateOutcome> {
@@ -209,7 +230,7 @@ export class PostgresStreamStorage implements StreamStorage {
   // ---------------------------------------------------------------------------------------------
 
   /** One stream's part of an append transaction, as one statement: rows, producers, tail, notification. */
-  private write(tx: TransactionSql, commit: StreamCommit): Promise<unknown> {
+  private write(tx: Sql, commit: StreamCommit): Promise<unknown> {
     const { stream, rows, next, accessedAt: now } = commit
     const payload = encodeNotification(this.instance, commitChange(commit), stream.json)
     return tx`

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort } from './ports'
 
 /** Debian's nginx (.ci/run installs it); NGINX_PATH points elsewhere. */
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx'
@@ -73,15 +74,4 @@ async function waitForPort(port: number, exited: () => boolean, output: () => st
     await new Promise(done => setTimeout(done, 50))
   }
   throw new Error(`nginx did not listen:\n${output()}`)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }

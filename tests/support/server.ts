@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { get } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort } from './ports'
 import { createTestDatabase } from './postgres'
 
 /** The built server (`npm run build`), started as a real process on a free port. */
@@ -129,16 +129,5 @@ function healthy(url: string): Promise<boolean> {
       resolveProbe(response.statusCode === 200)
     })
     request.on('error', () => resolveProbe(false))
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
   })
 }
