@@ -8,7 +8,7 @@ export default defineNuxtConfig({
   typescript: {
     // Benchmark profiles keep a copy of the built server (JavaScript that defines a global
     // $fetch); type-checking it would shadow Nuxt's typed $fetch.
-    tsConfig: { exclude: ['../bench/results/**'] },
+    tsConfig: { exclude: ['../bench/results/**', '../packages/*/dist/**'] },
   },
   telemetry: false,
   runtimeConfig: {
@@ -29,6 +29,8 @@ export default defineNuxtConfig({
     retentionDays: 30,
     /** NUXT_PRESENCE_RETENTION_MINUTES: how much cursor and heartbeat history presence streams keep. */
     presenceRetentionMinutes: 10,
+    /** NUXT_PRESENCE_MAX_USERS_PER_HOUR: distinct presence users a session admits within any hour. */
+    presenceMaxUsersPerHour: 500,
     /** NUXT_SEED_DEMO=false: do not create a demo session when the data dir has none. */
     seedDemo: true,
     /** NUXT_EMBED_ORIGINS: origins (comma-separated) allowed to frame /embed/** pages. */
@@ -49,7 +51,7 @@ export default defineNuxtConfig({
     // package.json for each of its many modules, which cost ~150 MB of RSS at start.
     externals: { inline: ['drizzle-orm'] },
     experimental: { tasks: true },
-    scheduledTasks: { '0 * * * *': ['sessions:retention'] },
+    scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention'] },
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
     },

@@ -22,7 +22,7 @@
  *
  * Options (after `npm run bench --`):
  *   --only ours,ref-file,ref-memory     which servers (default: all three)
- *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr   (default: all)
+ *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr,sdk,bridge   (default: all)
  *   --duration 5  --warmup 1            seconds per throughput window
  *   --cpu-prof [dir]                    start ours with --cpu-prof (default dir bench/results/profiles);
  *                                       summarize with `npx tsx bench/profile-summary.ts <file> --window …`
@@ -44,8 +44,10 @@ import type { Target, TargetKey } from './lib/servers'
 import { cpuMeter, readRss, round } from './lib/stats'
 import { appendThroughput, catchUp, fanout, sessionPageSsr } from './lib/workloads'
 import type { AppendResult, CatchUpResult, FanoutResult, SsrResult } from './lib/workloads'
+import { bridgeThroughput, sdkEvents } from './lib/agent-workloads'
+import type { BridgeResult, SdkResult } from './lib/agent-workloads'
 
-const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr'] as const
+const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr', 'sdk', 'bridge'] as const
 type Workload = typeof ALL_WORKLOADS[number]
 const TARGET_ALIASES: Record<string, TargetKey> = { 'ours': 'ours', 'ref-file': 'refFile', 'reffile': 'refFile', 'ref-memory': 'refMemory', 'refmemory': 'refMemory', 'ref-mem': 'refMemory' }
 const FANOUT = { messages: 100, ratePerSec: 20, drainTimeoutMs: 15_000 }
@@ -57,6 +59,8 @@ interface TargetResults {
   catchup?: CatchUpResult
   fanout: Partial<Record<'1' | '100' | '1000', FanoutResult>>
   ssr?: SsrResult
+  sdk?: SdkResult
+  bridge?: BridgeResult
   /** Idle, right after start — before any workload. */
   rssAtStartMb?: number
   rssAtEndMb?: number
@@ -226,6 +230,10 @@ async function runAll(servers: Running[], options: ReturnType<typeof parseOption
   }
   if (workloads.has('ssr'))
     plan.push({ name: 'SSR of a 10,000-event session page', oursOnly: true, run: async (r) => { r.results.ssr = await sessionPageSsr(r.target) } })
+  if (workloads.has('sdk'))
+    plan.push({ name: 'agent SDK events, one at a time and batched', oursOnly: true, run: async (r) => { r.results.sdk = await sdkEvents(r.target, { warmupMs, durationMs }) } })
+  if (workloads.has('bridge'))
+    plan.push({ name: 'terminal bridge, 20 MB program', oursOnly: true, run: async (r) => { r.results.bridge = await bridgeThroughput(r.target) } })
 
   for (const [index, step] of plan.entries()) {
     const order = servers.map((_, i) => servers[(i + index) % servers.length]!)
@@ -280,6 +288,9 @@ const ROWS: Row[] = [
   { label: 'server RSS idle after start, MB', cell: r => fmtInt(r?.rssAtStartMb), value: r => r?.rssAtStartMb, against: 'refFile' },
   { label: 'server RSS after 1000-sub run, MB', cell: r => fmtInt(r?.fanout['1000']?.rss?.rssMb), value: r => r?.fanout['1000']?.rss?.rssMb, against: 'refFile' },
   { label: 'SSR session page, 10k events, p50 / p99 (ours only)', cell: r => (r?.ssr ? `${fmtMs(r.ssr.p50Ms)} / ${fmtMs(r.ssr.p99Ms)} ms` : '—') },
+  { label: 'agent SDK events/s, one at a time (ours only)', cell: r => fmtInt(r?.sdk?.oneAtATimePerSec) },
+  { label: 'agent SDK events/s, batched (ours only)', cell: r => fmtInt(r?.sdk?.batchedPerSec) },
+  { label: 'terminal bridge, MB/s mirrored (ours only)', cell: r => (r?.bridge ? r.bridge.mbPerSec.toFixed(1) : '—') },
 ]
 
 function ratioCell(row: Row, all: All): string {
@@ -350,7 +361,7 @@ function noiseWarnings(all: All): string[] {
   const warnings: string[] = []
   for (const [key, r] of Object.entries(all) as Array<[TargetKey, TargetResults]>) {
     const windows: Array<[string, { otherCpuPct: number } | undefined]> = [
-      ['appends', r.appends], ['100-msg POSTs', r.batch], ['catch-up', r.catchup],
+      ['appends', r.appends], ['100-msg POSTs', r.batch], ['catch-up', r.catchup], ['agent SDK', r.sdk], ['bridge', r.bridge],
       ...Object.entries(r.fanout).map(([n, f]): [string, FanoutResult] => [`fan-out ${n}`, f]),
     ]
     for (const [name, figure] of windows) {

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       const response = await fetch(`${server.url}/api/sessions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ title: `bench ${n}`, agentId: 'bench-agent' }),
+        body: JSON.stringify({ title: `bench ${n}`, agentId: `bench-agent-${n}` }),
       })
       if (response.status !== 201) throw new Error(`create answered ${response.status}: ${await response.text()}`)
       return response.json() as Promise<CreatedSession>
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       const url = `${server.url}/api/sessions/${session.id}/events`
       const headers = { 'content-type': 'application/json', 'authorization': `Bearer ${session.agentToken}` }
       for (let i = 0; phase !== 'done'; i++) {
-        const body = JSON.stringify({ channel: 'chunks', data: { agentId: 'bench-agent', text: `writer ${n} token ${i} `, turn: n } })
+        const body = JSON.stringify({ channel: 'chunks', data: { agentId: session.agentId, text: `writer ${n} token ${i} `, turn: n } })
         const started = performance.now()
         const response = await fetch(url, { method: 'POST', headers, body })
         await response.arrayBuffer()

@@ -4,8 +4,9 @@ import type { ComputedRef, MaybeRefOrGetter, Ref } from 'vue'
 import type { PresenceAction, PresenceBody } from '#shared/sessions/api'
 import type { Presence } from '#shared/sessions/channels'
 import { currentPinia } from '../utils/pinia'
-import { sendPresenceBeacon } from '../utils/session-api'
-import { sendPresence } from '../utils/session-writes'
+import { sendPresenceOnUnload } from '../utils/session-api'
+import { presenceKeyFor, rememberPresenceKey } from '../utils/session-credentials'
+import { presenceHeaders, sendPresence } from '../utils/session-writes'
 import { useIdentity } from './useIdentity'
 import { useSession } from './useSession'
 import type { SessionUser, UseSessionOptions } from './useSession'
@@ -13,6 +14,12 @@ import type { SessionUser, UseSessionOptions } from './useSession'
 export interface CursorPosition {
   x: number
   y: number
+}
+
+/** A session and the user present in it. */
+interface PresenceTarget {
+  sessionId: string
+  user: SessionUser
 }
 
 export interface UsePresenceOptions extends Omit<UseSessionOptions, 'user'> {
@@ -40,7 +47,9 @@ export interface UsePresenceReturn {
 
 /**
  * This user's presence in a session and everyone else's: join on mount, heartbeat, throttled
- * cursor, leave on unmount — and on `pagehide` by beacon, since a fetch may not outlive the page.
+ * cursor, leave on unmount — and on `pagehide` by a keepalive request, since a plain fetch may
+ * not outlive the page. The join's presence key (kept per session) goes with every later write;
+ * when it is gone (refused, or another tab left), the next heartbeat joins again instead.
  */
 export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRefOrGetter<SessionUser>, options: UsePresenceOptions = {}): UsePresenceReturn {
   const { heartbeatMs = 10_000, cursorThrottleMs = 50, immediate = true } = options
@@ -55,17 +64,35 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
   const writeOptions = { ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia: currentPinia(options.pinia) }
 
   // Where and as whom this user joined: a leave or heartbeat goes there even after the id changed.
-  let joinedAs: { sessionId: string, user: SessionUser } | null = null
+  let joinedAs: PresenceTarget | null = null
   // Whether the user should be present; `pagehide` leaves without changing it, so `pageshow` rejoins.
   let wanted = false
+  // The join in flight (and where to): its answer brings the key, and until then it is not repeated.
+  let joining: { target: PresenceTarget, answered: Promise<void> } | null = null
 
-  const send = (target: { sessionId: string, user: SessionUser }, action: PresenceAction, extra: Partial<PresenceBody> = {}) => {
+  const send = (target: PresenceTarget, action: PresenceAction, extra: Partial<PresenceBody> = {}) => {
     const { userId, displayName, avatarUrl } = target.user
     return sendPresence(target.sessionId, { userId, displayName, avatarUrl, action, ...extra }, writeOptions)
   }
 
+  const hasKey = (target: PresenceTarget) => presenceKeyFor(target.sessionId, target.user.userId) !== undefined
+
+  /** Joins (once at a time); cursor moves made while it was on its way follow its answer. */
+  function sendJoin(target: PresenceTarget): Promise<void> {
+    if (joining?.target === target) return joining.answered
+    const answered = send(target, 'join', cursor.value ? { cursor: cursor.value } : {}).then((result) => {
+      if (result.ok && cursor.value) void sendCursor()
+    }).finally(() => {
+      if (joining?.answered === answered) joining = null
+    })
+    joining = { target, answered }
+    return answered
+  }
+
   const heartbeat = useIntervalFn(() => {
-    if (joinedAs) void send(joinedAs, 'heartbeat')
+    if (!joinedAs) return
+    if (hasKey(joinedAs)) void send(joinedAs, 'heartbeat')
+    else void sendJoin(joinedAs)
   }, heartbeatMs, { immediate: false })
 
   async function join(): Promise<void> {
@@ -74,7 +101,7 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     joinedAs = { sessionId: id.value, user: { ...me.value } }
     isJoined.value = true
     heartbeat.resume()
-    await send(joinedAs, 'join', cursor.value ? { cursor: cursor.value } : {})
+    await sendJoin(joinedAs)
   }
 
   /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
@@ -84,7 +111,8 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     joinedAs = null
     isJoined.value = false
     heartbeat.pause()
-    await send(target, 'leave')
+    // Without the key (the join is still unanswered) a leave would be refused: the record goes stale instead.
+    if (hasKey(target)) await send(target, 'leave')
   }
 
   async function leave(): Promise<void> {
@@ -92,8 +120,9 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     await depart()
   }
 
+  // Cursor moves wait for the join's key (sendJoin sends the latest once it is there).
   const sendCursor = useThrottleFn(() => {
-    if (joinedAs && cursor.value) void send(joinedAs, 'update', { cursor: cursor.value })
+    if (joinedAs && cursor.value && hasKey(joinedAs)) void send(joinedAs, 'update', { cursor: cursor.value })
   }, cursorThrottleMs, true, true)
 
   function updateCursor(x: number, y: number): void {
@@ -109,15 +138,18 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
       if (wanted && userId) await join()
     })
     tryOnScopeDispose(() => void leave())
-    // Unload: only a beacon is sure to be delivered as the page goes away. Back from the bfcache: rejoin.
+    // Unload: only a keepalive request is sure to be delivered as the page goes away. Back from the bfcache: rejoin.
     useEventListener(window, 'pagehide', () => {
       const target = joinedAs
       if (!target) return
       joinedAs = null
       isJoined.value = false
       heartbeat.pause()
+      if (!hasKey(target)) return
       const { userId, displayName, avatarUrl } = target.user
-      sendPresenceBeacon(target.sessionId, { userId, displayName, avatarUrl, action: 'leave' }, options)
+      sendPresenceOnUnload(target.sessionId, { userId, displayName, avatarUrl, action: 'leave' }, presenceHeaders(target.sessionId, userId), options)
+      // The leave ends the key; a return from the bfcache joins afresh.
+      rememberPresenceKey(target.sessionId, userId, undefined)
     })
     useEventListener(window, 'pageshow', (event: PageTransitionEvent) => {
       if (event.persisted && wanted) void join()

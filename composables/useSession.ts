@@ -78,8 +78,8 @@ export interface UseSessionReturn {
   writeError: ComputedRef<Error | null>
   sendInput: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
   updatePresence: (update?: PresenceUpdate) => Promise<SendResult<Presence>>
-  approve: (requestId: string, note?: string) => Promise<SendResult<WorkflowEvent>>
-  reject: (requestId: string, note?: string) => Promise<SendResult<WorkflowEvent>>
+  approve: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>
+  reject: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>
   /** Reconnect now instead of waiting for `nextRetryAt`. */
   retryNow: () => void
 }
@@ -176,8 +176,8 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
       const { userId, displayName, avatarUrl } = user.value
       return sendPresence(id.value, { userId, displayName, avatarUrl, ...update, action: update.action ?? 'update' }, writeOptions())
     },
-    approve: (requestId, note) => sendApprovalDecision(id.value, requestId, 'approved', { actor: user.value.displayName, note }, {}, writeOptions()),
-    reject: (requestId, note) => sendApprovalDecision(id.value, requestId, 'rejected', { actor: user.value.displayName, note }, {}, writeOptions()),
+    approve: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'approved', { actor: user.value.displayName, reason }, {}, writeOptions()),
+    reject: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'rejected', { actor: user.value.displayName, reason }, {}, writeOptions()),
     retryNow: () => subscription.value?.retryNow(),
   }
 }

@@ -40,8 +40,8 @@ export interface SessionViewerProps {
 export interface UseSessionViewerReturn {
   props: ComputedRef<SessionViewerProps>
   onTerminalSubmit: (text: string) => void
-  onApprove: (requestId: string) => void
-  onReject: (requestId: string) => void
+  onApprove: (requestId: string, reason?: string) => void
+  onReject: (requestId: string, reason?: string) => void
   onReconnect: () => void
 }
 
@@ -103,8 +103,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   return {
     props,
     onTerminalSubmit: text => void terminal.sendCommand(text),
-    onApprove: requestId => void session.approve(requestId),
-    onReject: requestId => void session.reject(requestId),
+    onApprove: (requestId, reason) => void session.approve(requestId, reason),
+    onReject: (requestId, reason) => void session.reject(requestId, reason),
     onReconnect: () => session.retryNow(),
   }
 }

@@ -1,6 +1,6 @@
 import { isClient } from '@vueuse/core'
 import { IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
-import type { PresenceBody, SessionDetails, SessionSnapshot, WriteResult } from '#shared/sessions/api'
+import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#shared/sessions/api'
 import type { SessionEventInput } from '#shared/sessions/channels'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
@@ -87,6 +87,11 @@ export function fetchDetails(sessionId: string, options: SessionClientOptions = 
   return request(sessionApiUrl(resolveBaseUrl(options), sessionId), { signal }, options)
 }
 
+/** The sessions of these ids that exist, newest first (ids go in the body: they are secrets). */
+export function lookupSessions(ids: string[], q: string | undefined, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionLookup> {
+  return request(`${resolveBaseUrl(options)}/api/sessions/lookup`, { method: 'POST', body: { ids, ...(q ? { q } : {}) }, signal }, options)
+}
+
 export interface WriteInit {
   idempotencyKey?: string
   headers?: Record<string, string>
@@ -102,7 +107,7 @@ export function postEvents(sessionId: string, events: SessionEventInput | Sessio
   }, options)
 }
 
-export function postPresence(sessionId: string, body: PresenceBody, init: WriteInit, options: SessionClientOptions = {}): Promise<WriteResult> {
+export function postPresence(sessionId: string, body: PresenceBody, init: WriteInit, options: SessionClientOptions = {}): Promise<PresenceWriteResult> {
   return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
     method: 'POST',
     body,
@@ -112,13 +117,20 @@ export function postPresence(sessionId: string, body: PresenceBody, init: WriteI
 }
 
 /**
- * Presence leave while the page is going away: a beacon survives unload where fetch may not.
- * Presence needs no credentials, which matters because a beacon cannot carry headers.
+ * Presence leave while the page is going away. A keepalive fetch outlives the page as a beacon
+ * does, and unlike `sendBeacon` it carries headers: the leave needs the presence key.
  */
-export function sendPresenceBeacon(sessionId: string, body: PresenceBody, options: SessionClientOptions = {}): boolean {
-  if (!isClient || typeof navigator.sendBeacon !== 'function') return false
-  const blob = new Blob([JSON.stringify(body)], { type: 'application/json' })
-  return navigator.sendBeacon(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), blob)
+export function sendPresenceOnUnload(sessionId: string, body: PresenceBody, headers: Record<string, string>, options: SessionClientOptions = {}): void {
+  if (!isClient) return
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  void fetchImpl(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    keepalive: true,
+  }).catch(() => {
+    // Nothing to do as the page goes away; the record goes stale and is not shown after 30 s.
+  })
 }
 
 function withIdempotency(init: WriteInit): Record<string, string> {

@@ -1,13 +1,14 @@
 import { getActivePinia } from 'pinia'
 import type { Pinia } from 'pinia'
+import { PRESENCE_KEY_HEADER } from '#shared/sessions/api'
 import type { PresenceBody } from '#shared/sessions/api'
 import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '#shared/sessions/channels'
 import { nextPresence } from '#shared/sessions/presence'
 import { useSessionStore } from '../stores/session'
 import type { LocalEvent, LocalWriteToken } from '../stores/session'
-import { postEvents, postPresence } from './session-api'
+import { SessionApiError, postEvents, postPresence } from './session-api'
 import type { SessionClientOptions } from './session-api'
-import { credentialHeaders } from './session-credentials'
+import { credentialHeaders, presenceKeyFor, rememberPresenceKey } from './session-credentials'
 import { writeManagerFor } from './write-manager'
 import type { WriteManager, WriteOutcome } from './write-manager'
 
@@ -16,7 +17,10 @@ export interface SessionWriteOptions extends SessionClientOptions {
   pinia?: Pinia
   /** Default: the write manager of that Pinia. */
   manager?: WriteManager
-  /** Default: the credentials this browser holds for the session (agent token, else collaborator key). */
+  /**
+   * Default: the credentials this browser holds for the session (agent token, else collaborator
+   * key); for presence, the user's presence key.
+   */
   headers?: Record<string, string>
   /** Retries after the first attempt. Default: the manager's (3). */
   retries?: number
@@ -54,7 +58,8 @@ export function sendTerminalInput(sessionId: string, input: string, callbacks: T
 export interface ApprovalDetails {
   /** Who decided, shown next to the decision. */
   actor?: string
-  note?: string
+  /** Why: shown in the history and handed to the agent (the SDK's requestApproval resolves with it). */
+  reason?: string
 }
 
 /** Approves or rejects an approval request (collaborator key or agent token), optimistically. */
@@ -70,7 +75,7 @@ export function sendApprovalDecision(
     id: crypto.randomUUID(),
     sessionId,
     type: `approval:${decision}`,
-    payload: { requestId, ...(details.note ? { note: details.note } : {}) },
+    payload: { requestId, ...(details.reason ? { reason: details.reason } : {}) },
     ...(details.actor ? { actor: details.actor } : {}),
     timestamp: new Date().toISOString(),
   }
@@ -122,7 +127,9 @@ export interface PresenceWriteOptions extends SessionWriteOptions {
 
 /**
  * Join, heartbeat, update (cursor) or leave, shown in the store at once. Cursor updates are not
- * retried: the next move supersedes them anyway. Presence needs no credentials.
+ * retried: the next move supersedes them anyway. A join keeps the presence key it is answered
+ * with (in localStorage, per session and user) and every other action sends it; a key the server
+ * refuses (401: its record is gone) or a leave ends it, so the next join starts afresh.
  */
 export async function sendPresence(sessionId: string, body: PresenceBody, options: PresenceWriteOptions = {}): Promise<SendResult<Presence>> {
   const { store, manager } = writeContext(sessionId, options)
@@ -141,10 +148,26 @@ export async function sendPresence(sessionId: string, body: PresenceBody, option
     apply: () => {
       token = store.applyLocal(event, body.action === 'leave' ? 'delete' : 'upsert')
     },
-    send: (idempotencyKey, signal) => postPresence(sessionId, body, { idempotencyKey, signal, headers: options.headers }, options),
+    send: async (idempotencyKey, signal) => {
+      try {
+        const result = await postPresence(sessionId, body, { idempotencyKey, signal, headers: options.headers ?? presenceHeaders(sessionId, body.userId) }, options)
+        if (result.presenceKey || body.action === 'leave') rememberPresenceKey(sessionId, body.userId, result.presenceKey)
+        return result
+      }
+      catch (error) {
+        if (error instanceof SessionApiError && error.status === 401) rememberPresenceKey(sessionId, body.userId, undefined)
+        throw error
+      }
+    },
     rollback: () => {
       store.rollbackLocal(event, token, previous)
     },
   })
   return { ...outcome, event: record }
+}
+
+/** The presence key header of this browser's user in a session, when it holds one. */
+export function presenceHeaders(sessionId: string, userId: string): Record<string, string> {
+  const key = presenceKeyFor(sessionId, userId)
+  return key ? { [PRESENCE_KEY_HEADER]: key } : {}
 }

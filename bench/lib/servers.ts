@@ -125,7 +125,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /**
  * Our built server: `node .output/server/index.mjs` on a free port with a fresh data dir.
- * NUXT_STREAMS_AUTH=off only lifts the write-token check, and NUXT_SEED_DEMO=false keeps the
+ * NUXT_STREAMS_AUTH=off only lifts the write-token check (and the agent rate limit is lifted), and NUXT_SEED_DEMO=false keeps the
  * demo agent (which would otherwise write to a demo session throughout the run) out of the
  * measurement. Durability settings (NUXT_SQLITE_SYNCHRONOUS) stay at their defaults.
  */
@@ -140,7 +140,18 @@ export async function startOurs(options: { entry?: string, cpuProfDir?: string }
   args.push(options.entry ?? SERVER_ENTRY)
   const child = spawnManaged('our server', process.execPath, args, {
     cwd: ROOT,
-    env: { ...cleanEnv(), NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', NUXT_DATA_DIR: dataDir, NUXT_STREAMS_AUTH: 'off', NUXT_SEED_DEMO: 'false' },
+    env: {
+      ...cleanEnv(),
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NUXT_DATA_DIR: dataDir,
+      NUXT_STREAMS_AUTH: 'off',
+      NUXT_SEED_DEMO: 'false',
+      // The agent workloads measure the session API, not the per-token write limit (500/s).
+      NUXT_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
+      NUXT_RATE_LIMIT_AGENT_BURST: '1000000',
+    },
   })
   const origin = `http://127.0.0.1:${port}`
   try {

@@ -86,6 +86,8 @@ export const sessions = sqliteTable('sessions', {
   status: text('status', { enum: ['active', 'ended'] }).notNull().default('active'),
   /** The session agent's latest status, kept here so the session list needs no replay. */
   agentStatus: text('agent_status'),
+  /** Listed for everyone; an unlisted session is found only by whoever has its id. */
+  public: integer('public', { mode: 'boolean' }).notNull().default(false),
   agentTokenHash: text('agent_token_hash').notNull(),
   collaboratorKeyHash: text('collaborator_key_hash').notNull(),
   createdAt: integer('created_at').notNull(),
@@ -94,6 +96,20 @@ export const sessions = sqliteTable('sessions', {
 }, table => [
   index('sessions_created_idx').on(table.createdAt),
   index('sessions_activity_idx').on(table.lastActivityAt),
+  index('sessions_public_created_idx').on(table.public, table.createdAt),
+])
+
+/**
+ * The agent ids a session registered: its events may name only these, and `agents/<agentId>`
+ * receives copies from these sessions only. An id belongs to one session, unless the server
+ * token deliberately shares it (one agent followed across sessions); rows go with the session.
+ */
+export const sessionAgents = sqliteTable('session_agents', {
+  agentId: text('agent_id').notNull(),
+  sessionId: text('session_id').notNull(),
+}, table => [
+  primaryKey({ columns: [table.agentId, table.sessionId] }),
+  index('session_agents_session_idx').on(table.sessionId),
 ])
 
 /**

@@ -5,7 +5,9 @@ export type SessionErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'ended'
+  | 'conflict'
   | 'idempotency_conflict'
+  | 'too_large'
   | 'rate_limited'
 
 export class SessionError extends Error {

@@ -18,3 +18,11 @@ export function secretMatches(candidate: string | undefined, storedHash: string)
   if (!candidate) return false
   return timingSafeEqual(Buffer.from(hashSecret(candidate), 'hex'), Buffer.from(storedHash, 'hex'))
 }
+
+/**
+ * A session's default agent id: random, so it says nothing about the session id (the agent
+ * stream is readable by whoever knows the agent id, and its events name their session).
+ */
+export function newAgentId(): string {
+  return `agent-${randomBytes(12).toString('base64url')}`
+}

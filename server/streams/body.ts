@@ -9,6 +9,14 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024
  * drained, so the client reads the status instead of a reset connection.
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  // An in-process request (Nitro's localFetch, which the demo agent uses) carries its body
+  // instead of streaming it: its mock request cannot be iterated.
+  const carried = (req as { body?: unknown }).body
+  if (typeof carried === 'string' || carried instanceof Uint8Array) {
+    const body = Buffer.from(carried)
+    if (body.length > limit) throw new StreamError('payload_too_large', `Body exceeds the ${limit}-byte limit of one append`)
+    return body
+  }
   const declared = Number(req.headers['content-length'] ?? Number.NaN)
   let overflow = declared > limit
   const chunks: Buffer[] = []

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { EventHandlerRequest, H3Event } from 'h3'
 import { ZodError } from 'zod'
-import { COLLABORATOR_KEY_HEADER, IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
+import { COLLABORATOR_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, PRESENCE_KEY_HEADER } from '#shared/sessions/api'
 import { SessionError } from '../sessions/errors'
 import type { SessionErrorCode } from '../sessions/errors'
 import type { Credentials, Role } from '../sessions/access'
@@ -18,7 +18,9 @@ const SESSION_STATUS: Record<SessionErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   ended: 409,
+  conflict: 409,
   idempotency_conflict: 409,
+  too_large: 413,
   rate_limited: 429,
 }
 
@@ -83,6 +85,22 @@ export function sessionCredentials(event: H3Event): Credentials {
   }
 }
 
+/** The X-Presence-Key a join returned, if the request carries one. */
+export function presenceKeyHeader(event: H3Event): string | undefined {
+  return getRequestHeader(event, PRESENCE_KEY_HEADER) || undefined
+}
+
+/**
+ * Whether the request carries the server token; a bearer that is not it is 401 (never a silent
+ * downgrade), no bearer is simply anonymous.
+ */
+export function requestHasServerToken(event: H3Event, what: string): boolean {
+  const bearer = bearerToken(event.node.req)
+  if (bearer === undefined) return false
+  if (tokenEquals(bearer, useServerToken())) return true
+  throw new SessionError('unauthorized', `${what} takes no bearer token but the server token`)
+}
+
 /** The request's Idempotency-Key, bound to what was sent to which endpoint. */
 export function requestIdempotency(event: H3Event, raw: Buffer): Idempotency | undefined {
   const key = getRequestHeader(event, IDEMPOTENCY_KEY_HEADER)
@@ -94,13 +112,14 @@ export function requestIdempotency(event: H3Event, raw: Buffer): Idempotency | u
 
 /**
  * The common start of every session write: which session, who is asking (401 for wrong
- * credentials), and whether they are within their rate limit (429).
+ * credentials), and whether they are within their rate limit (429) for `events` events — a
+ * handler that learns the count from its body passes 0 and charges the events itself.
  */
-export function sessionWriteContext(event: H3Event): { id: string, service: SessionService, role: Role } {
+export function sessionWriteContext(event: H3Event, events = 1): { id: string, service: SessionService, role: Role } {
   const id = sessionIdParam(event)
   const service = useSessionService()
   const role = service.role(id, sessionCredentials(event))
-  limitSessionWrites(event, role)
+  if (events > 0) limitSessionWrites(event, role, events)
   return { id, service, role }
 }
 

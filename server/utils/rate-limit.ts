@@ -2,32 +2,24 @@ import type { H3Event } from 'h3'
 import type { Role } from '../sessions/access'
 import { SessionError } from '../sessions/errors'
 import { hashSecret } from '../sessions/secrets'
+import { TokenBuckets } from '../sessions/token-buckets'
+import type { BucketPolicy } from '../sessions/token-buckets'
 
-interface Bucket {
-  tokens: number
-  updatedAt: number
-}
-
-interface Policy {
-  perSecond: number
-  burst: number
-}
-
-const buckets = new Map<string, Bucket>()
-const IDLE_BUCKET_MS = 60_000
-let lastSweep = 0
+const buckets = new TokenBuckets()
 
 /**
- * Token buckets per client. Agents are keyed by their token (one agent = one client wherever it
- * runs), everyone else by IP; NUXT_RATE_LIMIT_* set the rates. Over the limit: 429 + Retry-After.
+ * Token buckets per client, counting events: a batch of N events costs N, and so does its replay
+ * under the same Idempotency-Key. Agents are keyed by their token (one agent = one client
+ * wherever it runs), everyone else by IP; NUXT_RATE_LIMIT_* set the rates. Over the limit: 429 +
+ * Retry-After; a batch larger than the whole burst could never pass, so it is a 413 instead.
  */
-export function limitSessionWrites(event: H3Event, role: Role): void {
+export function limitSessionWrites(event: H3Event, role: Role, events = 1): void {
   const config = useRuntimeConfig().rateLimit
   const credential = bearerToken(event.node.req)
   if ((role === 'agent' || role === 'server') && credential)
-    take(`agent:${hashSecret(credential)}`, { perSecond: Number(config.agentPerSecond), burst: Number(config.agentBurst) })
+    take(`agent:${hashSecret(credential)}`, { perSecond: Number(config.agentPerSecond), burst: Number(config.agentBurst) }, events)
   else
-    take(`ip:${clientAddress(event)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) })
+    take(`ip:${clientAddress(event)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) }, events)
 }
 
 /** Creating sessions is limited per IP, per minute. */
@@ -36,24 +28,13 @@ export function limitSessionCreation(event: H3Event): void {
   take(`create:${clientAddress(event)}`, { perSecond: perMinute / 60, burst: perMinute })
 }
 
-function take(key: string, policy: Policy, now = Date.now()): void {
-  sweep(now)
-  const bucket = buckets.get(key) ?? { tokens: policy.burst, updatedAt: now }
-  bucket.tokens = Math.min(policy.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * policy.perSecond)
-  bucket.updatedAt = now
-  buckets.set(key, bucket)
-  if (bucket.tokens >= 1) {
-    bucket.tokens -= 1
-    return
-  }
-  const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / policy.perSecond))
+function take(key: string, policy: BucketPolicy, cost = 1): void {
+  if (cost > policy.burst)
+    throw new SessionError('too_large', `${cost} events in one write is more than this client may send at once (${policy.burst}): send smaller batches`)
+  const wait = buckets.take(key, policy, cost)
+  if (wait === 0) return
+  const retryAfterSeconds = Math.max(1, Math.ceil(wait))
   throw new SessionError('rate_limited', `Too many requests: retry in ${retryAfterSeconds} s`, { retryAfterSeconds })
-}
-
-function sweep(now: number): void {
-  if (now - lastSweep < IDLE_BUCKET_MS) return
-  lastSweep = now
-  for (const [key, bucket] of buckets) if (now - bucket.updatedAt > IDLE_BUCKET_MS) buckets.delete(key)
 }
 
 function clientAddress(event: H3Event): string {

@@ -9,14 +9,38 @@ import type { SessionState } from './reducer'
 export const COLLABORATOR_KEY_HEADER = 'x-collaborator-key'
 /** Header making a write idempotent: a retry with the same key returns the first result. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
+/** Header carrying the presence key a join returned: it proves who a presence user is. */
+export const PRESENCE_KEY_HEADER = 'x-presence-key'
+
+/** At most this many agents per session, and session ids per lookup. */
+export const MAX_AGENTS_PER_SESSION = 20
+export const MAX_LOOKUP_IDS = 100
 
 export const CreateSessionBodySchema = z.strictObject({
   title: z.string().trim().min(1).max(200).optional(),
   projectId: z.string().min(1).max(200).optional(),
   taskId: z.string().min(1).max(200).optional(),
+  /** The session's agent; with `agentIds`, the first of them. Default: a random id. */
   agentId: AgentIdSchema.optional(),
+  /** Every agent the session may publish as (each `agents/<id>` stream becomes this session's). */
+  agentIds: z.array(AgentIdSchema).min(1).max(MAX_AGENTS_PER_SESSION).optional(),
+  /** Listed for everyone on the home page. Default false: only those given the id find it. */
+  public: z.boolean().optional(),
 })
 export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>
+
+export const UpdateSessionBodySchema = z.strictObject({
+  public: z.boolean(),
+})
+export type UpdateSessionBody = z.infer<typeof UpdateSessionBodySchema>
+
+/** Session ids travel in a body, not a query string: ids are secrets, and URLs end up in logs. */
+export const LookupSessionsBodySchema = z.strictObject({
+  ids: z.array(z.string().min(1).max(100)).max(MAX_LOOKUP_IDS),
+  /** Only sessions whose title contains this. */
+  q: z.string().trim().max(200).optional(),
+})
+export type LookupSessionsBody = z.infer<typeof LookupSessionsBodySchema>
 
 export const PresenceActionSchema = z.enum(['join', 'heartbeat', 'update', 'leave'])
 export type PresenceAction = z.infer<typeof PresenceActionSchema>
@@ -43,6 +67,8 @@ export interface SessionSummary {
   lastActivityAt: string
   participantsOnline: number
   agentStatus: string | null
+  /** Listed on the home page for everyone; otherwise only whoever has the id finds it. */
+  public: boolean
   /** Next offset of the session stream (where the next event will land); null if the stream is gone. */
   tailOffset: string | null
   url: string
@@ -50,6 +76,8 @@ export interface SessionSummary {
 
 /** Returned once, at creation: the only time the agent token and collaborator key are shown. */
 export interface CreatedSession extends SessionSummary {
+  /** Every agent id this session publishes as; the first is `agentId`. */
+  agentIds: string[]
   shareUrl: string
   collaborateUrl: string
   streamUrl: string
@@ -65,7 +93,13 @@ export interface SessionList {
   nextCursor: string | null
 }
 
+/** The sessions of a lookup that exist, newest first. */
+export interface SessionLookup {
+  sessions: SessionSummary[]
+}
+
 export interface SessionDetails extends SessionSummary {
+  agentIds: string[]
   streamUrl: string
   presenceStreamUrl: string
   agentStreamUrl: string
@@ -85,6 +119,13 @@ export interface WriteResult {
   ok: true
   /** The stream's next offset after this write. */
   offset: string
+}
+
+export interface PresenceWriteResult extends WriteResult {
+  /** Returned by `join`: send it as X-Presence-Key on this user's later writes. */
+  presenceKey?: string
+  /** A cursor update over the per-user rate was dropped; the next one supersedes it anyway. */
+  dropped?: true
 }
 
 /** What the viewer may do, derived from the credentials it presented. */

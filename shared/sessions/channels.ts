@@ -74,7 +74,10 @@ export const WorkflowSchema = z.strictObject({
   type: WorkflowTypeSchema,
   /** Free-form details; an approval decision names its request as `payload.requestId`. */
   payload: z.record(z.string(), z.json()),
+  /** Who did it. On a collaborator's decision the server sets it: the display name they joined with. */
   actor: z.string().min(1).max(200).optional(),
+  /** A stable id of the actor: on a collaborator's decision, the presence user id. */
+  actorId: Id.optional(),
   timestamp: Timestamp,
 })
 
@@ -137,13 +140,13 @@ export const SessionEventSchema = z.discriminatedUnion('channel', [
 ])
 
 /**
- * What a writer sends: the server fills `id`, `sessionId` and `timestamp` (and presence times)
- * when they are absent.
+ * What a writer sends: the server fills `id`, `sessionId` and `timestamp` when they are absent.
+ * Presence times come from the server's clock only, so they cannot be sent.
  */
 export const SessionEventInputSchema = z.discriminatedUnion('channel', [
   z.strictObject({ channel: z.literal('chunks'), data: ChunkSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
   z.strictObject({ channel: z.literal('toolCalls'), data: ToolCallSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
-  z.strictObject({ channel: z.literal('presence'), data: PresenceSchema.partial({ sessionId: true, lastSeen: true, joinedAt: true }) }),
+  z.strictObject({ channel: z.literal('presence'), data: PresenceSchema.omit({ lastSeen: true, joinedAt: true }).partial({ sessionId: true }) }),
   z.strictObject({ channel: z.literal('terminal'), data: TerminalSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
   z.strictObject({ channel: z.literal('workflow'), data: WorkflowSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
   z.strictObject({ channel: z.literal('agentState'), data: AgentStateSchema.partial({ sessionId: true, timestamp: true }) }),

@@ -11,18 +11,37 @@ import { CHANNEL_BY_TYPE, sessionStateSchema } from './state-schema'
 export type SessionChange = ChangeEvent<ChannelData[Channel]>
 export type ChangeOperation = 'insert' | 'update' | 'delete'
 
+/**
+ * The class of writer a record belongs to: whoever created it. Agents (and the server) are the
+ * default and leave no mark, which keeps their high-rate changes as small as before; changes to
+ * a collaborator's record carry `headers.owner: 'collaborator'`. Ownership is thus part of the
+ * stream itself: it survives restarts and any reader that replays the stream can rebuild it.
+ * State Protocol consumers (MaterializedState, StreamDB) ignore headers they do not know.
+ */
+export type RecordOwner = 'agent' | 'collaborator'
+
+/** The owner a change message declares. */
+export function ownerOf(message: { headers?: Record<string, unknown> }): RecordOwner {
+  return message.headers?.owner === 'collaborator' ? 'collaborator' : 'agent'
+}
+
+/** The change-message `type` of a channel's records. */
+export function changeTypeOf(channel: Channel): string {
+  return sessionStateSchema[channel].type
+}
+
 export function keyOf(event: SessionEvent): string {
   const { primaryKey } = sessionStateSchema[event.channel]
   return String((event.data as unknown as Record<string, unknown>)[primaryKey])
 }
 
-export function toChange(event: SessionEvent, operation: ChangeOperation, timestamp: string): SessionChange {
+export function toChange(event: SessionEvent, operation: ChangeOperation, timestamp: string, owner: RecordOwner = 'agent'): SessionChange {
   const collection = sessionStateSchema[event.channel] as unknown as {
     insert: (params: { value: unknown, headers: Record<string, string> }) => SessionChange
     update: (params: { value: unknown, headers: Record<string, string> }) => SessionChange
     delete: (params: { key: string, oldValue: unknown, headers: Record<string, string> }) => SessionChange
   }
-  const headers = { timestamp }
+  const headers: Record<string, string> = owner === 'agent' ? { timestamp } : { timestamp, owner }
   if (operation === 'delete') return collection.delete({ key: keyOf(event), oldValue: event.data, headers })
   return collection[operation]({ value: event.data, headers })
 }

@@ -5,6 +5,7 @@ import type { AgentState } from '../../shared/sessions/channels'
 import { openAgentFeeds, subscribeToAgent } from '../../utils/agent-feed'
 import type { AgentStep } from '../../utils/agent-fold'
 import type { TestServer } from '../support/server'
+import { asServer } from '../support/sessions'
 import { createSession, publish, startClientServer, until, withSetup } from './support'
 
 let server: TestServer
@@ -18,7 +19,8 @@ describe('useAgentStream', () => {
   it('follows one agent across its sessions: status, streaming text of the turn, tools, progress', async () => {
     const agentId = `agent-${Date.now()}`
     const first = await createSession(server, { agentId })
-    const second = await createSession(server, { agentId })
+    // One agent across sessions: sharing its id is the operator's call (server token).
+    const second = await createSession(server, { agentId }, asServer(server))
     const { result, wrapper } = withSetup(() => useAgentStream(agentId))
     const steps: AgentStep[] = []
     const states: AgentState[] = []

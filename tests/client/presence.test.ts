@@ -3,9 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { usePresence } from '../../composables/usePresence'
 import type { PresenceBody } from '../../shared/sessions/api'
 import { useSessionStore } from '../../stores/session'
+import { presenceKeyFor } from '../../utils/session-credentials'
 import { acquireSession } from '../../utils/session-subscription'
 import type { TestServer } from '../support/server'
-import { api, details, eventually, postPresence, snapshot } from '../support/sessions'
+import { api, details, eventually, joinPresence, postPresence, snapshot, withPresenceKey } from '../support/sessions'
 import { createSession, flush, freshPinia, recordingFetch, startClientServer, until, withSetup } from './support'
 
 let server: TestServer
@@ -33,6 +34,9 @@ function presenceOnServer(sessionId: string, accept: (ids: string[]) => boolean)
   }, 'presence on the server to change')
 }
 
+/** Whether Ada's join was answered: this browser holds her presence key for the session. */
+const joined = (sessionId: string) => presenceKeyFor(sessionId, ada.userId) !== undefined
+
 /** The presence bodies a recording fetch has sent, with the (possibly fake) time of sending. */
 function presencePosts(requests: { method: string, url: string, body?: string }[]): PresenceBody[] {
   return requests
@@ -50,7 +54,7 @@ describe('usePresence', () => {
     await until(() => result.onlineCount.value === 1, 'joined')
     await expect(details(server, session.id)).resolves.toMatchObject({ presence: [{ userId: 'user-ada', displayName: 'Ada' }] })
 
-    await postPresence(server, session, { userId: 'user-bob', displayName: 'Bob', action: 'join' })
+    await joinPresence(server, session, 'user-bob', { displayName: 'Bob' })
     await until(() => result.onlineCount.value === 2, 'Bob arrives through the presence stream')
     expect(result.others.value.map(entry => entry.displayName)).toEqual(['Bob'])
 
@@ -64,6 +68,7 @@ describe('usePresence', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
     const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: recorder.fetch }))
     await until(() => presencePosts(recorder.requests).length === 1, 'join sent')
+    await until(() => joined(session.id), 'join answered')
     const heartbeats = () => presencePosts(recorder.requests).filter(body => body.action === 'heartbeat').length
     expect(presencePosts(recorder.requests)[0]!.action).toBe('join')
 
@@ -96,6 +101,7 @@ describe('usePresence', () => {
     })
     const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: timed.fetch }))
     await until(() => presencePosts(recorder.requests).length === 1, 'join sent')
+    await until(() => joined(session.id), 'join answered')
 
     // 40 moves, 5 ms apart: 200 ms of dragging.
     for (let step = 0; step < 40; step++) {
@@ -120,10 +126,10 @@ describe('usePresence', () => {
     wrapper.unmount()
   })
 
-  it('leaves by beacon on pagehide and rejoins when the page is shown again from the bfcache', async () => {
+  it('leaves by a keepalive request on pagehide and rejoins when the page is shown again from the bfcache', async () => {
     const session = await createSession(server)
     const { result, wrapper } = withSetup(() => usePresence(session.id, ada))
-    await until(() => result.onlineCount.value === 1, 'joined')
+    await until(() => joined(session.id), 'joined')
     window.dispatchEvent(pageTransition('pagehide'))
     expect(result.isJoined.value).toBe(false)
     await expect(presenceOnServer(session.id, ids => ids.length === 0)).resolves.toEqual([])
@@ -131,6 +137,26 @@ describe('usePresence', () => {
     window.dispatchEvent(pageTransition('pageshow'))
     expect(result.isJoined.value).toBe(true)
     await expect(presenceOnServer(session.id, ids => ids.length === 1)).resolves.toEqual(['user-ada'])
+    wrapper.unmount()
+  })
+  it('joins again when its key is refused: another tab of this user left, which ended the key', async () => {
+    const session = await createSession(server)
+    const recorder = recordingFetch()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const { wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: recorder.fetch }))
+    await until(() => joined(session.id), 'join answered')
+    const key = presenceKeyFor(session.id, ada.userId)!
+    // The other tab's leave, straight to the server: this tab still holds the (now dead) key.
+    expect((await postPresence(server, session, { userId: ada.userId, action: 'leave' }, withPresenceKey(key))).status).toBe(200)
+    await presenceOnServer(session.id, ids => ids.length === 0)
+
+    vi.advanceTimersByTime(10_000)
+    await until(() => !joined(session.id), 'the refused heartbeat dropped the key')
+    expect(presencePosts(recorder.requests).map(body => body.action)).toEqual(['join', 'heartbeat'])
+    vi.advanceTimersByTime(10_000)
+    await expect(presenceOnServer(session.id, ids => ids.length === 1)).resolves.toEqual(['user-ada'])
+    expect(presencePosts(recorder.requests).map(body => body.action)).toEqual(['join', 'heartbeat', 'join'])
+    expect(presenceKeyFor(session.id, ada.userId)).not.toBe(key)
     wrapper.unmount()
   })
 })

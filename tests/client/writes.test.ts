@@ -1,10 +1,11 @@
 // @vitest-environment happy-dom
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { usePresence } from '../../composables/usePresence'
 import { useSession } from '../../composables/useSession'
 import { useTerminal } from '../../composables/useTerminal'
 import type { TerminalEntry } from '../../shared/sessions/channels'
 import { SessionApiError } from '../../utils/session-api'
-import { forgetSessionCredentials, rememberCollaboratorKey } from '../../utils/session-credentials'
+import { forgetSessionCredentials, presenceKeyFor, rememberCollaboratorKey } from '../../utils/session-credentials'
 import { writeManagerFor } from '../../utils/write-manager'
 import type { TestServer } from '../support/server'
 import { snapshot, streamMessages } from '../support/sessions'
@@ -141,11 +142,17 @@ describe('terminal input', () => {
 })
 
 describe('approvals', () => {
-  it('approves optimistically: the request leaves pendingApprovals at once and the decision lands', async () => {
+  it('approves optimistically: the request leaves pendingApprovals at once and the decision lands, signed by the presence identity', async () => {
     const session = await createSession(server)
     const requestOffset = await publish(server, session, { channel: 'workflow', data: { id: 'req-1', type: 'approval:requested', payload: { title: 'Merge' } } })
-    const { result, wrapper } = withSetup(() => useSession(session.id, { collaboratorKey: session.collaboratorKey, user: { userId: 'u-1', displayName: 'Ada' } }))
+    const ada = { userId: 'u-1', displayName: 'Ada' }
+    const { result, wrapper } = withSetup(() => {
+      usePresence(session.id, ada)
+      return useSession(session.id, { collaboratorKey: session.collaboratorKey, user: ada })
+    })
     await until(() => result.offset.value === requestOffset, 'the request has arrived')
+    // The server names a collaborator's decision by the presence key of their join.
+    await until(() => presenceKeyFor(session.id, 'u-1') !== undefined, 'joined presence')
     expect(result.pendingApprovals.value.map(event => event.id)).toEqual(['req-1'])
 
     const approving = result.approve('req-1', 'looks good')
@@ -154,7 +161,7 @@ describe('approvals', () => {
     expect(outcome.ok).toBe(true)
     const decisions = (await snapshot(server, session.id)).state.workflow.filter(event => event.type === 'approval:approved')
     expect(decisions).toHaveLength(1)
-    expect(decisions[0]).toMatchObject({ actor: 'Ada', payload: { requestId: 'req-1', note: 'looks good' } })
+    expect(decisions[0]).toMatchObject({ actor: 'Ada', actorId: 'u-1', payload: { requestId: 'req-1', reason: 'looks good' } })
     wrapper.unmount()
   })
 })

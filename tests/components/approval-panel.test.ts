@@ -31,8 +31,15 @@ describe('ApprovalPanel', () => {
     expect(approve[0]!.attributes('aria-label')).toBe('Approve: Run migrations')
     await approve[1]!.trigger('click')
     await reject[0]!.trigger('click')
-    expect(wrapper.emitted('approve')).toEqual([['req-2']])
-    expect(wrapper.emitted('reject')).toEqual([['req-1']])
+    expect(wrapper.emitted('approve')).toEqual([['req-2', undefined]])
+    expect(wrapper.emitted('reject')).toEqual([['req-1', undefined]])
+  })
+
+  it('sends the reason typed for a decision with it', async () => {
+    const wrapper = mount(ApprovalPanel, { props: { workflow, canCollaborate: true } })
+    await wrapper.findAll('[data-testid="decision-reason"]')[0]!.setValue('  Not on a Friday ')
+    await wrapper.findAll('[data-testid="reject"]')[0]!.trigger('click')
+    expect(wrapper.emitted('reject')).toEqual([['req-1', 'Not on a Friday']])
   })
 
   it('has no decision buttons for viewers', () => {

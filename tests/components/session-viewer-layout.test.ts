@@ -42,10 +42,11 @@ describe('SessionViewerLayout', () => {
     await input.setValue('npm test')
     await input.trigger('keydown', { key: 'Enter' })
     await wrapper.get('[data-testid="approve"]').trigger('click')
+    await wrapper.get('[data-testid="decision-reason"]').setValue('Too risky')
     await wrapper.get('[data-testid="reject"]').trigger('click')
     expect(wrapper.emitted('terminal-submit')).toEqual([['npm test']])
-    expect(wrapper.emitted('approve')).toEqual([['req-1']])
-    expect(wrapper.emitted('reject')).toEqual([['req-1']])
+    expect(wrapper.emitted('approve')).toEqual([['req-1', undefined]])
+    expect(wrapper.emitted('reject')).toEqual([['req-1', 'Too risky']])
   })
 
   it('is read-only for viewers and once the session has ended', async () => {

@@ -1,24 +1,34 @@
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readmeScreenshot, textsOf, useBrowser, waitForCount } from '../support/browser'
 import type { TestServer } from '../support/server'
 import { createSession, startSessionServer } from '../support/sessions'
 
-/** The sessions list: its empty state, starting a demo session from the UI, and the title filter. */
+/**
+ * The home page: "Your sessions" (the ids this browser created or opened) and "Public
+ * sessions"; an unlisted session shows to nobody else; starting a demo session from the UI;
+ * the title filter on both lists.
+ */
 
 const e2e = useBrowser()
 let server: TestServer
 
 beforeAll(async () => {
-  // No seeded demo session: the list starts empty.
+  // No seeded demo session: both lists start empty.
   server = await startSessionServer()
 })
 afterAll(() => server?.stop())
 
+const yours = (page: Page) => page.locator('[data-testid="your-sessions"] [data-testid="session-item"]')
+const publicOnes = (page: Page) => page.locator('[data-testid="public-sessions"] [data-testid="session-item"]')
+const titles = async (page: Page, list: (page: Page) => ReturnType<Page['locator']>) => (await textsOf(list(page).locator('a'))).sort()
+
 describe('home page', () => {
-  it('starts a session with the demo agent from the UI, lands on its viewer and streams; the filter narrows the list', { timeout: 90_000 }, async () => {
+  it('lists your sessions and public ones, never someone else\'s unlisted one; starts a demo session; filters both lists', { timeout: 90_000 }, async () => {
     const page = await e2e.newPage()
     await page.goto(server.url)
     await page.getByTestId('empty-state').waitFor()
+    await page.getByTestId('your-sessions-empty').waitFor()
     expect(await page.getByTestId('session-item').count()).toBe(0)
 
     await page.getByLabel(/Title/).fill('Fix the flaky checkout test')
@@ -43,34 +53,70 @@ describe('home page', () => {
     await page.getByTestId('copy-collaborate-link').waitFor()
     await expect.poll(() => page.getByTestId('terminal-input').isEnabled(), { timeout: 10_000 }).toBe(true)
 
-    // Two more sessions, then back to the list.
-    await createSession(server, { title: 'Refactor the session store' })
-    await createSession(server, { title: 'Upgrade the checkout SDK' })
+    // Two more sessions made elsewhere: a public one, and an unlisted one this browser does not know.
+    await createSession(server, { title: 'Upgrade the checkout SDK', public: true })
+    const unlisted = await createSession(server, { title: 'Refactor the session store' })
     await page.goto(server.url)
-    await waitForCount(page.getByTestId('session-item'), 3, 'three sessions are listed')
-    expect(await page.getByTestId('empty-state').count()).toBe(0)
+    await waitForCount(yours(page), 1, 'the session this browser made is under "Your sessions"')
+    await waitForCount(publicOnes(page), 1, 'the public session is under "Public sessions"')
+    expect(await titles(page, yours)).toEqual(['Fix the flaky checkout test'])
+    expect(await titles(page, publicOnes)).toEqual(['Upgrade the checkout SDK'])
     expect(await page.locator(`[data-testid="session-item"] a[href="/sessions/${sessionId}"]`).count()).toBe(1)
+    // The unlisted session is not on the page at all, not even in its HTML.
+    expect(await page.content()).not.toContain(unlisted.id)
+    expect(await page.getByText('Refactor the session store').count()).toBe(0)
+
+    // Opening its link puts it under "Your sessions" of this browser.
+    await page.goto(`${server.url}${unlisted.url}`)
+    await page.locator('h1', { hasText: 'Refactor the session store' }).waitFor()
+    await page.goto(server.url)
+    await waitForCount(yours(page), 2, 'the opened session joins "Your sessions"')
+    expect(await titles(page, yours)).toEqual(['Fix the flaky checkout test', 'Refactor the session store'])
     await readmeScreenshot(page, 'home')
 
-    // The filter narrows by title (debounced server query)…
+    // The filter narrows both lists by title…
     await page.getByTestId('session-filter').fill('checkout')
-    await waitForCount(page.getByTestId('session-item'), 2, 'two sessions match "checkout"')
-    expect((await textsOf(page.locator('[data-testid="session-item"] a'))).sort()).toEqual(['Fix the flaky checkout test', 'Upgrade the checkout SDK'])
-    await page.getByTestId('session-filter').fill('flaky')
-    await waitForCount(page.getByTestId('session-item'), 1, 'one session matches "flaky"')
-    expect(await textsOf(page.locator('[data-testid="session-item"] a'))).toEqual(['Fix the flaky checkout test'])
+    await waitForCount(yours(page), 1, 'one of yours matches "checkout"')
+    expect(await titles(page, yours)).toEqual(['Fix the flaky checkout test'])
+    expect(await titles(page, publicOnes)).toEqual(['Upgrade the checkout SDK'])
+    await page.getByTestId('session-filter').fill('refactor')
+    await waitForCount(publicOnes(page), 0, 'no public session matches "refactor"')
+    expect(await titles(page, yours)).toEqual(['Refactor the session store'])
+    await page.getByText('No public session title contains').waitFor()
     // …to nothing, which says so (and is not the "no sessions yet" state)…
     await page.getByTestId('session-filter').fill('nothing matches this')
-    await waitForCount(page.getByTestId('session-item'), 0, 'no session matches')
-    await page.getByText('No session title contains').waitFor()
+    await waitForCount(yours(page), 0, 'none of yours matches')
+    await page.getByText('None of your sessions has a title containing').waitFor()
     expect(await page.getByTestId('empty-state').count()).toBe(0)
     // …and back.
     await page.getByTestId('session-filter').fill('')
-    await waitForCount(page.getByTestId('session-item'), 3, 'all three sessions again')
+    await waitForCount(yours(page), 2, 'both of yours again')
+    await waitForCount(publicOnes(page), 1, 'the public one again')
 
     // A list entry opens its viewer.
-    await page.locator('[data-testid="session-item"] a', { hasText: 'Fix the flaky checkout test' }).click()
+    await yours(page).locator('a', { hasText: 'Fix the flaky checkout test' }).click()
     await page.waitForURL(`${server.url}/sessions/${sessionId}`)
     await page.getByTestId('message').first().waitFor()
+
+    // Another browser sees the public session only.
+    const stranger = await e2e.newPage()
+    await stranger.goto(server.url)
+    await stranger.getByTestId('your-sessions-empty').waitFor()
+    await waitForCount(publicOnes(stranger), 1, 'a stranger sees the public session')
+    const html = await stranger.content()
+    for (const hidden of [sessionId, unlisted.id]) expect(html).not.toContain(hidden)
+  })
+
+  it('a session started as public is listed for everyone', { timeout: 60_000 }, async () => {
+    const page = await e2e.newPage()
+    await page.goto(server.url)
+    await page.getByLabel(/Title/).fill('Open for all')
+    await page.getByTestId('create-public').check()
+    await page.getByTestId('create-session').click()
+    await page.waitForURL(/\/sessions\/[\w-]+$/)
+    const stranger = await e2e.newPage()
+    await stranger.goto(server.url)
+    await stranger.getByTestId('session-filter').fill('Open for all')
+    await waitForCount(publicOnes(stranger), 1, 'the new public session is listed for a stranger')
   })
 })

@@ -4,7 +4,7 @@ import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from '../support/server'
 import { START_OFFSET, api, createSession, details, list, publish, sleep, snapshot, startSessionServer, streamMessages } from '../support/sessions'
 
-/** POST /api/sessions and GET /api/sessions: the created session's shape, listing, paging, search. */
+/** POST /api/sessions and GET /api/sessions: the created session's shape; listing, paging and search of public sessions. */
 
 let server: TestServer
 
@@ -82,7 +82,7 @@ describe('POST /api/sessions', () => {
   })
 
   it('never shows the agent token or collaborator key (or their hashes) again', async () => {
-    const session = await createSession(server, { title: 'secret keeper' })
+    const session = await createSession(server, { title: 'secret keeper', public: true })
     await publish(server, session, { channel: 'chunks', data: { agentId: session.agentId, text: 'hello' } })
     const secrets = [session.agentToken, session.collaboratorKey]
     const hashes = secrets.map(secret => createHash('sha256').update(secret).digest('hex'))
@@ -112,7 +112,7 @@ describe('GET /api/sessions', () => {
 
   beforeAll(async () => {
     for (let n = 0; n < 5; n++) {
-      created.push(await createSession(server, { title: `${prefix} #${n}` }))
+      created.push(await createSession(server, { title: `${prefix} #${n}`, public: true }))
       await sleep(3) // distinct creation times, so "newest first" has one right answer
     }
   })
@@ -158,7 +158,7 @@ describe('GET /api/sessions', () => {
   })
 
   it('filters by title with q, taking % and _ literally', async () => {
-    const special = await createSession(server, { title: `${prefix} 100%_done` })
+    const special = await createSession(server, { title: `${prefix} 100%_done`, public: true })
     expect((await list(server, `?q=${encodeURIComponent('100%_done')}`)).sessions.map(s => s.id)).toEqual([special.id])
     expect((await list(server, `?q=${encodeURIComponent(`${prefix} #3`)}`)).sessions.map(s => s.id)).toEqual([created[3]!.id])
     expect((await list(server, `?q=${encodeURIComponent(`${prefix}%#`)}`)).sessions).toEqual([])

@@ -83,12 +83,12 @@ describe('POST /api/sessions/:id/demo', () => {
     expect(done.state.workflow.map(event => event.type)).toEqual(expect.arrayContaining(['approval:approved', 'worktree:merged']))
     expect(done.state.toolCalls.find(call => call.tool === 'merge_worktree')).toMatchObject({ status: 'complete' })
 
-    // On the wire: every tool call went pending → running → complete/error under one id.
+    // On the wire: every tool call went running → complete/error under one id.
     const main = await streamMessages(server, `sessions/${session.id}`)
     for (const call of done.state.toolCalls) {
       const history = main.filter(message => message.type === 'tool' && message.key === call.id)
-      expect(history.map(message => message.value!.status)).toEqual(['pending', 'running', call.status])
-      expect(history.map(message => message.headers.operation)).toEqual(['insert', 'update', 'update'])
+      expect(history.map(message => message.value!.status)).toEqual(['running', call.status])
+      expect(history.map(message => message.headers.operation)).toEqual(['insert', 'update'])
     }
     const progress = main.filter(message => message.type === 'state').map(message => message.value!.progress as number)
     expect(progress).toEqual([...progress].sort((a, b) => a - b))

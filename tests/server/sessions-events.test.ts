@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from '../support/server'
 import { readAll } from '../support/streams'
-import { api, as, createSession, postEvents, publish, startSessionServer, streamMessages } from '../support/sessions'
+import { api, as, asServer, createSession, postEvents, publish, startSessionServer, streamMessages } from '../support/sessions'
 
 /** POST /api/sessions/:id/events: accepted writes, their offsets, and every error status. */
 
@@ -16,6 +16,8 @@ beforeAll(async () => {
 afterAll(() => server?.stop())
 
 const chunk = (text: string, extra: Record<string, unknown> = {}) => ({ channel: 'chunks', data: { agentId: 'events-agent', text, ...extra } })
+/** Another session of the same agent: sharing an agent id between sessions takes the server token. */
+const sameAgent = () => createSession(server, { agentId: 'events-agent' }, asServer(server))
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/
 
 async function tail(id: string): Promise<string> {
@@ -34,7 +36,7 @@ describe('accepted writes', () => {
   })
 
   it('fills id, sessionId and timestamp where absent, and keeps them where given', async () => {
-    const fresh = await createSession(server, { agentId: 'events-agent' })
+    const fresh = await sameAgent()
     await publish(server, fresh, [
       chunk('generated'),
       chunk('given', { id: 'my-chunk', sessionId: fresh.id, timestamp: '2026-01-02T03:04:05.000Z' }),
@@ -49,7 +51,7 @@ describe('accepted writes', () => {
   })
 
   it('appends an array in order and answers the offset after the last one', async () => {
-    const fresh = await createSession(server, { agentId: 'events-agent' })
+    const fresh = await sameAgent()
     const first = await publish(server, fresh, chunk('zero'))
     expect(first).toBe('0000000000000000_0000000000000001')
     const offset = await publish(server, fresh, [chunk('one'), chunk('two'), chunk('three')])
@@ -63,7 +65,7 @@ describe('accepted writes', () => {
     const offset = await publish(server, session, [
       chunk('c'),
       { channel: 'toolCalls', data: { agentId: 'events-agent', tool: 'ls', input: null, status: 'running' } },
-      { channel: 'presence', data: { userId: 'agent-cursor' } },
+      { channel: 'presence', data: { userId: 'events-agent' } },
       { channel: 'terminal', data: { type: 'output', source: 'agent', data: '$ ls' } },
       { channel: 'workflow', data: { type: 'worktree:created', payload: { branch: 'b' }, taskId: 't' } },
       { channel: 'agentState', data: { agentId: 'events-agent', status: 'running', progress: 5 } },
@@ -146,7 +148,7 @@ describe('401, 403, 404, 409, 413, 415', () => {
   })
 
   it('409 for an ended session', async () => {
-    const ended = await createSession(server, { agentId: 'events-agent' })
+    const ended = await sameAgent()
     expect((await api(server, 'POST', `/api/sessions/${ended.id}/close`, { headers: as('agent', ended, server) })).status).toBe(200)
     const response = await postEvents(server, ended, chunk('too late'))
     expect(response.status).toBe(409)

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestServer } from '../support/server'
 import { readAll } from '../support/streams'
-import { api, as, createSession, postEvents, postPresence, publish, startSessionServer, streamMessages } from '../support/sessions'
+import { api, as, asServer, createSession, joinPresence, postEvents, publish, startSessionServer, streamMessages } from '../support/sessions'
 
-/** agents/<agentId> receives, with the session stream and in the same write, every event naming the agent. */
+/**
+ * agents/<agentId> receives, with the session stream and in the same write, every event naming
+ * the agent (one of the session's registered agents: see sessions-agents).
+ */
 
 let server: TestServer
 
@@ -16,7 +19,8 @@ describe('agent fan-out', () => {
   it('copies every event naming the agent, from every session of that agent, in order', async () => {
     const agentId = `fan-${Date.now()}`
     const first = await createSession(server, { agentId })
-    const second = await createSession(server, { agentId })
+    // One agent followed across sessions: the operator shares its id (server token).
+    const second = await createSession(server, { agentId }, asServer(server))
     expect(first.agentStreamUrl).toBe(`/v1/stream/agents/${agentId}`)
     expect(second.agentStreamUrl).toBe(first.agentStreamUrl)
 
@@ -32,7 +36,7 @@ describe('agent fan-out', () => {
     await publish(server, first, { channel: 'agentState', data: { agentId, status: 'paused' } })
     await publish(server, second, { channel: 'toolCalls', data: { id: 'b1', agentId, tool: 'ls', input: {}, status: 'complete' } })
     // Presence names no agent: it stays on the presence stream.
-    await postPresence(server, first, { userId: 'ada', action: 'join' })
+    await joinPresence(server, first, 'ada')
 
     const copies = await streamMessages(server, `agents/${agentId}`)
     expect(copies.map(message => [message.value!.sessionId, message.type, message.key, message.headers.operation])).toEqual([
@@ -52,9 +56,9 @@ describe('agent fan-out', () => {
     expect(copies[4]).toEqual(secondMain[2])
   })
 
-  it('copies to the agent an event names, even one that is not the session\'s own agent', async () => {
-    const session = await createSession(server, { agentId: `owner-${Date.now()}` })
+  it('copies to each agent the session registered, not only its first one', async () => {
     const visitor = `visitor-${Date.now()}`
+    const session = await createSession(server, { agentId: `owner-${Date.now()}`, agentIds: [visitor] })
     await publish(server, session, { channel: 'chunks', data: { id: 'v1', agentId: visitor, text: 'hello from a sub-agent' } })
     const copies = await streamMessages(server, `agents/${visitor}`)
     expect(copies).toMatchObject([{ type: 'chunk', key: 'v1', value: { sessionId: session.id } }])

@@ -6,9 +6,10 @@ import { ROLES, api, as, createSession, startSessionServer } from '../support/se
 import type { ApiResponse, Role } from '../support/sessions'
 
 /**
- * The capability matrix: the session id (viewer) reads and writes presence; the collaborator key
- * adds user terminal input and approval decisions; the agent token every channel, close, delete
- * and the demo; the server token everything. Each cell runs on a session of its own.
+ * The capability matrix: the session id (viewer) reads and joins presence; the collaborator key
+ * adds user terminal input and approval decisions; the agent token every channel (presence on
+ * /events for its own agents only), listing, close, delete and the demo; the server token
+ * everything. Each cell runs on a session of its own.
  */
 
 let server: TestServer
@@ -23,20 +24,30 @@ type Write = (session: CreatedSession, headers: Record<string, string>) => Promi
 const event = (channel: string, data: (session: CreatedSession) => Record<string, unknown>): Write =>
   (session, headers) => api(server, 'POST', `/api/sessions/${session.id}/events`, { json: { channel, data: data(session) }, headers })
 
+/** A decision answers a pending request: the agent asks first, then `headers` decide. */
+const decision = (type: string): Write => async (session, headers) => {
+  await api(server, 'POST', `/api/sessions/${session.id}/events`, {
+    json: { channel: 'workflow', data: { id: 'r1', type: 'approval:requested', payload: { title: 'merge?' } } },
+    headers: { authorization: `Bearer ${session.agentToken}` },
+  })
+  return event('workflow', () => ({ type, payload: { requestId: 'r1' }, actor: 'ada' }))(session, headers)
+}
+
 const WRITES: Record<string, Write> = {
   'chunks': event('chunks', s => ({ agentId: s.agentId, text: 'hi' })),
   'toolCalls': event('toolCalls', s => ({ agentId: s.agentId, tool: 'ls', input: {}, status: 'pending' })),
-  'presence (events endpoint)': event('presence', () => ({ userId: 'u1' })),
+  'presence (events endpoint)': event('presence', s => ({ userId: s.agentId })),
   'presence (presence endpoint)': (s, headers) => api(server, 'POST', `/api/sessions/${s.id}/presence`, { json: { userId: 'u1', action: 'join' }, headers }),
   'terminal input from user': event('terminal', () => ({ type: 'input', source: 'user', data: 'ls' })),
   'terminal input from agent': event('terminal', () => ({ type: 'input', source: 'agent', data: '$ ls' })),
   'terminal output from agent': event('terminal', () => ({ type: 'output', source: 'agent', data: 'a.ts' })),
   'terminal output from user': event('terminal', () => ({ type: 'output', source: 'user', data: 'forged' })),
-  'workflow approval:approved': event('workflow', () => ({ type: 'approval:approved', payload: { requestId: 'r1' }, actor: 'ada' })),
-  'workflow approval:rejected': event('workflow', () => ({ type: 'approval:rejected', payload: { requestId: 'r1' }, actor: 'ada' })),
+  'workflow approval:approved': decision('approval:approved'),
+  'workflow approval:rejected': decision('approval:rejected'),
   'workflow approval:requested': event('workflow', () => ({ type: 'approval:requested', payload: { title: 'merge?' } })),
   'workflow worktree:created': event('workflow', () => ({ type: 'worktree:created', payload: { branch: 'b' } })),
   'agentState': event('agentState', s => ({ agentId: s.agentId, status: 'running', progress: 1 })),
+  'list or unlist': (s, headers) => api(server, 'PATCH', `/api/sessions/${s.id}`, { json: { public: true }, headers }),
   'close': (s, headers) => api(server, 'POST', `/api/sessions/${s.id}/close`, { headers }),
   'delete': (s, headers) => api(server, 'DELETE', `/api/sessions/${s.id}`, { headers }),
   'demo': (s, headers) => api(server, 'POST', `/api/sessions/${s.id}/demo`, { json: { speed: 50 }, headers }),
@@ -46,7 +57,7 @@ const WRITES: Record<string, Write> = {
 const MATRIX: [keyof typeof WRITES, [number, number, number, number]][] = [
   ['chunks', [403, 403, 200, 200]],
   ['toolCalls', [403, 403, 200, 200]],
-  ['presence (events endpoint)', [200, 200, 200, 200]],
+  ['presence (events endpoint)', [403, 403, 200, 200]],
   ['presence (presence endpoint)', [200, 200, 200, 200]],
   ['terminal input from user', [403, 200, 200, 200]],
   ['terminal input from agent', [403, 403, 200, 200]],
@@ -57,6 +68,7 @@ const MATRIX: [keyof typeof WRITES, [number, number, number, number]][] = [
   ['workflow approval:requested', [403, 403, 200, 200]],
   ['workflow worktree:created', [403, 403, 200, 200]],
   ['agentState', [403, 403, 200, 200]],
+  ['list or unlist', [403, 403, 200, 200]],
   ['close', [403, 403, 200, 200]],
   ['delete', [403, 403, 204, 204]],
   ['demo', [403, 403, 202, 202]],

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestServer } from '../support/server'
 import { readAll } from '../support/streams'
-import { START_OFFSET, api, as, createSession, details, postPresence, startSessionServer, streamMessages } from '../support/sessions'
+import { START_OFFSET, api, as, createSession, details, joinPresence, postPresence, startSessionServer, streamMessages, withPresenceKey } from '../support/sessions'
 
-/** POST /api/sessions/:id/presence: join, heartbeat, update and leave, on the presence stream. */
+/** POST /api/sessions/:id/presence: join, heartbeat, update and leave, on the presence stream (spoofing: sessions-presence-keys). */
 
 let server: TestServer
 
@@ -19,10 +19,11 @@ describe('POST /api/sessions/:id/presence', () => {
 
     const joined = await postPresence(server, session, { userId: 'ada', displayName: 'Ada', avatarUrl: 'https://example.com/ada.png', action: 'join' })
     expect(joined.status).toBe(200)
-    expect(joined.body).toEqual({ ok: true, offset: '0000000000000000_0000000000000001' })
-    expect((await postPresence(server, session, { userId: 'ada', action: 'heartbeat' })).body.offset).toBe('0000000000000000_0000000000000002')
-    expect((await postPresence(server, session, { userId: 'ada', cursor: { x: 10.5, y: -2 }, action: 'update' })).body.offset).toBe('0000000000000000_0000000000000003')
-    const left = await postPresence(server, session, { userId: 'ada', action: 'leave' })
+    expect(joined.body).toEqual({ ok: true, offset: '0000000000000000_0000000000000001', presenceKey: expect.stringMatching(/^[\w-]+\.[\w-]{43}$/) })
+    const ada = withPresenceKey(joined.body.presenceKey)
+    expect((await postPresence(server, session, { userId: 'ada', action: 'heartbeat' }, ada)).body.offset).toBe('0000000000000000_0000000000000002')
+    expect((await postPresence(server, session, { userId: 'ada', cursor: { x: 10.5, y: -2 }, action: 'update' }, ada)).body.offset).toBe('0000000000000000_0000000000000003')
+    const left = await postPresence(server, session, { userId: 'ada', action: 'leave' }, ada)
     expect(left.body.offset).toBe('0000000000000000_0000000000000004')
     expect(left.body.offset).toBe((await readAll(server, presencePath)).nextOffset)
 
@@ -48,11 +49,11 @@ describe('POST /api/sessions/:id/presence', () => {
   })
 
   it('shows who is present in details and in the list', async () => {
-    const session = await createSession(server, { title: `presence-${Date.now()}` })
-    await postPresence(server, session, { userId: 'ada', action: 'join' })
-    await postPresence(server, session, { userId: 'bob', action: 'join' })
+    const session = await createSession(server, { title: `presence-${Date.now()}`, public: true })
+    await joinPresence(server, session, 'ada')
+    const bob = await joinPresence(server, session, 'bob')
     expect((await details(server, session.id)).presence.map(entry => entry.userId).sort()).toEqual(['ada', 'bob'])
-    await postPresence(server, session, { userId: 'bob', action: 'leave' })
+    await postPresence(server, session, { userId: 'bob', action: 'leave' }, withPresenceKey(bob.presenceKey))
     const shown = await details(server, session.id)
     expect(shown.presence.map(entry => entry.userId)).toEqual(['ada'])
     expect(shown.participantsOnline).toBe(1)
@@ -67,7 +68,7 @@ describe('POST /api/sessions/:id/presence', () => {
     expect(await streamMessages(server, `sessions/${session.id}/presence`)).toEqual([])
   })
 
-  it('is open to every role', async () => {
+  it('join is open to every role', async () => {
     const session = await createSession(server)
     for (const role of ['viewer', 'collaborator', 'agent', 'server'] as const) {
       const response = await postPresence(server, session, { userId: role, action: 'join' }, as(role, session, server))

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from '../support/server'
-import { api, as, createSession, details, list, postEvents, postPresence, publish, snapshot, startSessionServer, streamMessages } from '../support/sessions'
+import { api, as, asServer, createSession, details, joinPresence, list, postEvents, postPresence, publish, snapshot, startSessionServer, streamMessages, withPresenceKey } from '../support/sessions'
 
-/** Sessions, their streams, offsets, secrets and idempotency keys survive a graceful restart and a crash. */
+/** Sessions, their streams, offsets, secrets, presence keys and idempotency keys survive a graceful restart and a crash. */
 
 let server: TestServer
 let active: CreatedSession
 let ended: CreatedSession
+let adaKey: string
 const prefix = `restart-${Date.now()}`
 
 beforeAll(async () => {
@@ -22,7 +23,7 @@ beforeAll(async () => {
     { channel: 'agentState', data: { agentId: active.agentId, status: 'running', progress: 20 } },
   ])
   await publish(server, active, { channel: 'toolCalls', data: { id: 't1', agentId: active.agentId, tool: 'ls', input: {}, status: 'complete', duration: 3 } })
-  await postPresence(server, active, { userId: 'ada', displayName: 'Ada', action: 'join' })
+  adaKey = (await joinPresence(server, active, 'ada', { displayName: 'Ada' })).presenceKey
 })
 afterAll(() => server?.stop())
 
@@ -36,7 +37,7 @@ interface Observed {
 async function observe(): Promise<Observed> {
   const sessions = [active, ended]
   return {
-    list: await list(server, `?q=${prefix}`),
+    list: await list(server, `?q=${prefix}`, asServer(server)),
     details: await Promise.all(sessions.map(session => details(server, session.id))),
     snapshots: await Promise.all(sessions.map(session => snapshot(server, session.id))),
     streams: await Promise.all([
@@ -73,7 +74,7 @@ async function survives(how: () => Promise<void>, label: string) {
   expect(Number(next.split('_')[1])).toBe(Number(tail.split('_')[1]) + 2)
   const last = (await streamMessages(server, `sessions/${active.id}`)).at(-1)!
   expect(last).toMatchObject({ type: 'tool', key: 't1', headers: { operation: 'update' } })
-  const presence = await postPresence(server, active, { userId: 'ada', action: 'heartbeat' })
+  const presence = await postPresence(server, active, { userId: 'ada', action: 'heartbeat' }, withPresenceKey(adaKey))
   expect(presence.status).toBe(200)
   expect((await streamMessages(server, `sessions/${active.id}/presence`)).at(-1)!.headers.operation).toBe('update')
   expect((await postEvents(server, active, { channel: 'terminal', data: { type: 'input', source: 'user', data: 'ls' } }, as('collaborator', active, server))).status).toBe(200)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from '../support/server'
 import { readAll } from '../support/streams'
-import { DAY_MS, START_OFFSET, api, createSession, details, list, postEvents, postPresence, publish, sleep, snapshot, startSessionServer, streamMessages } from '../support/sessions'
+import { DAY_MS, START_OFFSET, api, asServer, createSession, details, joinPresence, list, postEvents, postPresence, publish, sleep, snapshot, startSessionServer, streamMessages, withPresenceKey } from '../support/sessions'
 
 /**
  * Retention under a controllable clock: POST /api/admin/retention {now} runs it as of that time.
@@ -52,7 +52,7 @@ describe('events older than the retention leave the head of session and agent st
 
   beforeAll(async () => {
     server = await startSessionServer()
-    session = await createSession(server, { agentId })
+    session = await createSession(server, { agentId, agentIds: [visitor] })
     await publish(server, session, [chunk(agentId, 'old 1'), chunk(agentId, 'old 2'), chunk(visitor, 'old 3')])
     // The session stays active (its last activity is after the cut); only its first events age out.
     await sleep(50)
@@ -85,7 +85,7 @@ describe('events older than the retention leave the head of session and agent st
   })
 
   it('the stream of an agent that is not a session\'s own agent is trimmed too', async () => {
-    // `visitor` was named by one old event only (a sub-agent writing into the session).
+    // `visitor` was named by one old event only (a sub-agent the session registered).
     const read = await readAll(server, `agents/${visitor}`, START_OFFSET)
     expect([404, 410], `agents/${visitor} still serves ${read.messages.length} events older than the retention`).toContain(read.status)
   })
@@ -122,7 +122,7 @@ describe('sessions idle longer than the retention are deleted with their streams
     expect((await api(server, 'GET', `/api/sessions/${sessionId}`)).status).toBe(404)
     expect((await api(server, 'GET', `/api/sessions/${sessionId}/snapshot`)).status).toBe(404)
     expect((await api(server, 'POST', `/api/sessions/${sessionId}/presence`, { json: { userId: 'u', action: 'join' } })).status).toBe(404)
-    expect((await list(server, `?q=${encodeURIComponent(title)}`)).sessions).toEqual([])
+    expect((await list(server, `?q=${encodeURIComponent(title)}`, asServer(server))).sessions).toEqual([])
     expect((await readAll(server, `sessions/${sessionId}`, START_OFFSET)).status).toBe(404)
     expect((await readAll(server, `sessions/${sessionId}/presence`, START_OFFSET)).status).toBe(404)
   })
@@ -144,8 +144,8 @@ describe('presence keeps NUXT_PRESENCE_RETENTION_MINUTES of history', () => {
   it('trims presence older than that, and only presence', async () => {
     const session = await createSession(server)
     await publish(server, session, chunk(session.agentId, 'stays'))
-    await postPresence(server, session, { userId: 'ada', action: 'join' })
-    await postPresence(server, session, { userId: 'ada', cursor: { x: 1, y: 1 }, action: 'update' })
+    const { presenceKey } = await joinPresence(server, session, 'ada')
+    await postPresence(server, session, { userId: 'ada', cursor: { x: 1, y: 1 }, action: 'update' }, withPresenceKey(presenceKey))
     const presencePath = `sessions/${session.id}/presence`
 
     await retention(server, { now: Date.now() + 4 * MINUTE_MS })

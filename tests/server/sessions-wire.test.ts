@@ -4,7 +4,7 @@ import type { ChangeEvent } from '@durable-streams/state'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestServer } from '../support/server'
 import { streamUrl } from '../support/streams'
-import { as, createSession, postPresence, publish, snapshot, startSessionServer, streamMessages } from '../support/sessions'
+import { as, asServer, createSession, joinPresence, postPresence, publish, snapshot, startSessionServer, streamMessages, withPresenceKey } from '../support/sessions'
 
 /**
  * Session events on the wire are State Protocol change messages, so any @durable-streams/state
@@ -44,7 +44,7 @@ describe('change messages', () => {
   })
 
   it('a later event for an existing key is an update; new keys are inserts; presence leave is a delete', async () => {
-    const session = await createSession(server, { agentId: 'wire-agent' })
+    const session = await createSession(server, { agentId: 'wire-agent' }, asServer(server))
     const tool = { id: 'tool-1', agentId: 'wire-agent', tool: 'run_tests', input: { filter: 'cart' } }
     await publish(server, session, { channel: 'toolCalls', data: { ...tool, status: 'pending' } })
     await publish(server, session, { channel: 'agentState', data: { agentId: 'wire-agent', status: 'starting' } })
@@ -70,11 +70,11 @@ describe('change messages', () => {
     ])
     expect(main.filter(message => message.key === 'tool-1').map(message => message.value!.status)).toEqual(['pending', 'running', 'complete'])
 
-    await postPresence(server, session, { userId: 'ada', action: 'join' })
-    await postPresence(server, session, { userId: 'ada', action: 'heartbeat' })
-    await postPresence(server, session, { userId: 'bob', action: 'join' })
-    await postPresence(server, session, { userId: 'ada', action: 'leave' })
-    await postPresence(server, session, { userId: 'ada', action: 'join' })
+    const ada = withPresenceKey((await joinPresence(server, session, 'ada')).presenceKey)
+    await postPresence(server, session, { userId: 'ada', action: 'heartbeat' }, ada)
+    await joinPresence(server, session, 'bob')
+    await postPresence(server, session, { userId: 'ada', action: 'leave' }, ada)
+    await joinPresence(server, session, 'ada')
     const presence = await streamMessages(server, `sessions/${session.id}/presence`)
     expect(ops(presence)).toEqual(['presence:ada:insert', 'presence:ada:update', 'presence:bob:insert', 'presence:ada:delete', 'presence:ada:insert'])
     expect(presence[3]!.old_value).toMatchObject({ userId: 'ada' })
@@ -89,7 +89,7 @@ describe('MaterializedState from the raw stream equals the snapshot endpoint', (
   }
 
   it('for a session using every channel, with updates, deletes and several agents', async () => {
-    const session = await createSession(server, { agentId: 'ms-agent' })
+    const session = await createSession(server, { agentIds: ['ms-agent', 'helper-agent'] })
     const agent = as('agent', session, server)
     const collaborator = as('collaborator', session, server)
     await publish(server, session, [
@@ -113,11 +113,11 @@ describe('MaterializedState from the raw stream equals the snapshot endpoint', (
       { channel: 'workflow', data: { type: 'approval:approved', payload: { requestId: 'req-1' }, actor: 'ada' } },
     ], collaborator)
     await publish(server, session, { channel: 'chunks', data: { id: 'c2', agentId: 'ms-agent', text: 'the code again.', turn: 1 } }, agent)
-    await postPresence(server, session, { userId: 'ada', displayName: 'Ada', action: 'join' })
-    await postPresence(server, session, { userId: 'bob', action: 'join' })
-    await postPresence(server, session, { userId: 'ada', cursor: { x: 5, y: 6 }, action: 'update' })
-    await postPresence(server, session, { userId: 'bob', action: 'leave' })
-    await postPresence(server, session, { userId: 'cy', action: 'join' })
+    const ada = withPresenceKey((await joinPresence(server, session, 'ada', { displayName: 'Ada' })).presenceKey)
+    const bob = withPresenceKey((await joinPresence(server, session, 'bob')).presenceKey)
+    await postPresence(server, session, { userId: 'ada', cursor: { x: 5, y: 6 }, action: 'update' }, ada)
+    await postPresence(server, session, { userId: 'bob', action: 'leave' }, bob)
+    await joinPresence(server, session, 'cy')
 
     const materialized = new MaterializedState()
     const changes = [...await readChanges(`sessions/${session.id}`), ...await readChanges(`sessions/${session.id}/presence`)]

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { SessionEvent } from '../../shared/sessions/channels'
 import { applyChange, createSessionState, hasEntity } from '../../shared/sessions/reducer'
 import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '../../shared/sessions/selectors'
-import { fromChange, toChange } from '../../shared/sessions/wire'
+import { fromChange, ownerOf, toChange } from '../../shared/sessions/wire'
 import type { ChangeOperation } from '../../shared/sessions/wire'
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 26, 10, 0, second)).toISOString()
@@ -109,6 +109,27 @@ describe('the wire format', () => {
     const change = toChange(presence('u1', at(1)), 'update', at(9))
     expect(change).toMatchObject({ type: 'presence', key: 'u1', headers: { operation: 'update', timestamp: at(9) } })
     expect(fromChange(change)).toEqual({ event: presence('u1', at(1)), operation: 'update' })
+  })
+  it('marks a collaborator\'s records with headers.owner, which the official MaterializedState ignores like ours', () => {
+    const input = terminal('in-1', 'ls')
+    const decision: SessionEvent = { channel: 'workflow', data: { id: 'd1', sessionId: S, type: 'approval:approved', payload: { requestId: 'r1' }, timestamp: at(3) } }
+    const marked = [toChange(input, 'insert', at(9), 'collaborator'), toChange(decision, 'insert', at(9), 'collaborator')]
+    expect(marked.map(change => change.headers)).toEqual([
+      { timestamp: at(9), owner: 'collaborator', operation: 'insert' },
+      { timestamp: at(9), owner: 'collaborator', operation: 'insert' },
+    ])
+    expect(ownerOf(marked[0]!)).toBe('collaborator')
+    const agents = toChange(terminal('out-1', 'ok', 'agent', 'output'), 'insert', at(9))
+    expect(agents.headers).toEqual({ timestamp: at(9), operation: 'insert' })
+    expect(ownerOf(agents)).toBe('agent')
+
+    const official = new MaterializedState()
+    official.applyBatch([...marked, agents])
+    const ours = createSessionState()
+    for (const change of [...marked, agents]) applyChange(ours, JSON.parse(JSON.stringify(change)))
+    expect([...official.getType('terminal').values()]).toEqual(ours.terminal)
+    expect([...official.getType('workflow').values()]).toEqual(ours.workflow)
+    expect(ours.terminal.map(entry => entry.id)).toEqual(['in-1', 'out-1'])
   })
 })
 

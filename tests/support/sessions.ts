@@ -76,12 +76,13 @@ export function as(role: Role, session: CreatedSession, server: TestServer): Rec
     case 'viewer': return {}
     case 'collaborator': return { 'x-collaborator-key': session.collaboratorKey }
     case 'agent': return { authorization: `Bearer ${session.agentToken}` }
-    case 'server': return { authorization: `Bearer ${server.token}` }
+    case 'server': return asServer(server)
   }
 }
 
-export async function createSession(server: TestServer, body: Record<string, unknown> = {}): Promise<CreatedSession> {
-  const response = await api<CreatedSession>(server, 'POST', '/api/sessions', { json: body })
+/** POST /api/sessions; `headers` (e.g. asServer) for an agent id another session registered too. */
+export async function createSession(server: TestServer, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<CreatedSession> {
+  const response = await api<CreatedSession>(server, 'POST', '/api/sessions', { json: body, headers })
   if (response.status !== 201) throw new Error(`POST /api/sessions answered ${response.status}: ${response.text}`)
   return response.body
 }
@@ -102,6 +103,16 @@ export function postPresence(server: TestServer, session: CreatedSession, body: 
   return api(server, 'POST', `/api/sessions/${session.id}/presence`, { json: body, headers })
 }
 
+/** Joins presence as `userId`; throws unless accepted. Returns the offset and the presence key. */
+export async function joinPresence(server: TestServer, session: CreatedSession, userId: string, extra: Record<string, unknown> = {}): Promise<{ offset: string, presenceKey: string }> {
+  const response = await postPresence(server, session, { userId, action: 'join', ...extra })
+  if (response.status !== 200 || typeof response.body.presenceKey !== 'string') throw new Error(`join answered ${response.status}: ${response.text}`)
+  return response.body
+}
+
+/** The header a presence user's later writes carry. */
+export const withPresenceKey = (presenceKey: string): Record<string, string> => ({ 'x-presence-key': presenceKey })
+
 export async function details(server: TestServer, id: string): Promise<SessionDetails> {
   return (await expectOk<SessionDetails>(server, 'GET', `/api/sessions/${id}`)).body
 }
@@ -110,12 +121,16 @@ export async function snapshot(server: TestServer, id: string): Promise<SessionS
   return (await expectOk<SessionSnapshot>(server, 'GET', `/api/sessions/${id}/snapshot`)).body
 }
 
-export async function list(server: TestServer, query = ''): Promise<SessionList> {
-  return (await expectOk<SessionList>(server, 'GET', `/api/sessions${query}`)).body
+/** GET /api/sessions: the public sessions, or every session with the server's headers. */
+export async function list(server: TestServer, query = '', headers: Record<string, string> = {}): Promise<SessionList> {
+  return (await expectOk<SessionList>(server, 'GET', `/api/sessions${query}`, headers)).body
 }
 
-async function expectOk<T>(server: TestServer, method: string, path: string): Promise<ApiResponse<T>> {
-  const response = await api<T>(server, method, path)
+/** The server token's headers, for what only the operator may do (list every session, share agent ids). */
+export const asServer = (server: TestServer): Record<string, string> => ({ authorization: `Bearer ${server.token}` })
+
+async function expectOk<T>(server: TestServer, method: string, path: string, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+  const response = await api<T>(server, method, path, { headers })
   if (response.status !== 200) throw new Error(`${method} ${path} answered ${response.status}: ${response.text}`)
   return response
 }

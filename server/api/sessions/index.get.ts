@@ -6,8 +6,9 @@ const ListQuerySchema = z.object({
   q: z.string().trim().max(200).optional(),
 })
 
-/** Sessions, newest first, a page at a time. */
+/** Public sessions, newest first, a page at a time; with the server token, every session. */
 export default defineApiHandler(async (event) => {
+  const all = requestHasServerToken(event, 'Listing sessions')
   const query = await getValidatedQuery(event, ListQuerySchema.parse)
-  return useSessionService().list({ ...query, q: query.q || undefined })
+  return useSessionService().list({ ...query, q: query.q || undefined, all })
 })

@@ -12,8 +12,11 @@ export default defineApiHandler(async (event) => {
   const { id, service, role } = sessionWriteContext(event)
   assertCanManage(role, 'Starting the demo agent')
   const { body } = await readJsonBody(event, DemoBodySchema.parse)
-  if (service.requireSession(id).status === 'ended') throw new SessionError('ended', 'Session has ended')
-  const started = useDemoAgents().start(id, { speed: body.speed })
+  const session = service.requireSession(id)
+  if (session.status === 'ended') throw new SessionError('ended', 'Session has ended')
+  // The role check above means the request carried the agent or the server token: the demo publishes with it.
+  const token = sessionCredentials(event).bearer!
+  const started = useDemoAgents().start({ sessionId: id, token, agentId: session.agentId }, { speed: body.speed })
   setResponseStatus(event, started ? 202 : 200)
   return { ok: true, running: true, started }
 })

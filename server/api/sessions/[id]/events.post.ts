@@ -6,9 +6,13 @@ const EventBatchSchema = z.array(SessionEventInputSchema).min(1).max(1000)
 /** One event or a batch; parsed by shape so a bad field is reported by its own path. */
 const parseEvents = (body: unknown) => Array.isArray(body) ? EventBatchSchema.parse(body) : [SessionEventInputSchema.parse(body)]
 
-/** Appends `{channel, data}` (or an array of them) and answers the stream offset after the write. */
+/**
+ * Appends `{channel, data}` (or an array of them) and answers the stream offset after the write.
+ * Rate limits count the events, so the body is read first.
+ */
 export default defineApiHandler(async (event) => {
-  const { id, service, role } = sessionWriteContext(event)
+  const { id, service, role } = sessionWriteContext(event, 0)
   const { body, raw } = await readJsonBody(event, parseEvents)
-  return service.publish(id, body, role, requestIdempotency(event, raw))
+  limitSessionWrites(event, role, body.length)
+  return service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
 })

@@ -1,8 +1,11 @@
 import { PresenceBodySchema } from '#shared/sessions/api'
 
-/** Join, heartbeat, update (cursor) or leave; anyone holding the session id may. */
+/**
+ * Join (answers a presence key), heartbeat, update (cursor) or leave — the last three with the
+ * key as X-Presence-Key. Anyone holding the session id may join.
+ */
 export default defineApiHandler(async (event) => {
   const { id, service } = sessionWriteContext(event)
   const { body, raw } = await readJsonBody(event, PresenceBodySchema.parse)
-  return service.updatePresence(id, body, requestIdempotency(event, raw))
+  return service.updatePresence(id, body, requestIdempotency(event, raw), presenceKeyHeader(event))
 })
