@@ -1,0 +1,67 @@
+import { createSSRApp, h } from 'vue'
+import { renderToString } from 'vue/server-renderer'
+import { parseAnsi } from '../../utils/ansi'
+import { renderMarkdown } from '../../utils/markdown-render'
+import { HOSTILE_ANSI, HOSTILE_MARKDOWN } from '../../tests/support/hostile-inputs'
+import { median, round } from './stats'
+
+/**
+ * The server render of agent text, in this process (no server involved): every input of the
+ * hostile corpus at 10,000 and 100,000 characters, Markdown parsed, turned into VNodes and
+ * rendered to HTML by Vue's server renderer, ANSI parsed into segments. A linear renderer takes
+ * about 10× as long for 10× the text; a quadratic one 100×. The production builds of micromark
+ * and Vue run here (the tests run their development builds, with assertions).
+ */
+
+export const RENDER_SIZES = { small: 10_000, large: 100_000 }
+
+export interface RenderTiming {
+  input: string
+  /** Median milliseconds at RENDER_SIZES.small and .large. */
+  smallMs: number
+  largeMs: number
+  ratio: number
+}
+
+export interface RenderResult {
+  /** Every Markdown input, slowest at 100k first. */
+  markdown: RenderTiming[]
+  /** Every ANSI input, slowest at 100k first. */
+  ansi: RenderTiming[]
+}
+
+const RUNS = { small: 7, large: 3 }
+
+async function renderMarkdownToHtml(source: string): Promise<void> {
+  await renderToString(createSSRApp({ render: () => h('div', renderMarkdown(source)) }))
+}
+
+async function timeMedian(runs: number, fn: () => unknown): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now()
+    await fn()
+    times.push(performance.now() - started)
+  }
+  return median(times)
+}
+
+async function scaling(corpus: Record<string, (length: number) => string>, render: (text: string) => unknown): Promise<RenderTiming[]> {
+  const timings: RenderTiming[] = []
+  for (const [input, build] of Object.entries(corpus)) {
+    const small = build(RENDER_SIZES.small)
+    const large = build(RENDER_SIZES.large)
+    await render(small)
+    const smallMs = await timeMedian(RUNS.small, () => render(small))
+    const largeMs = await timeMedian(RUNS.large, () => render(large))
+    timings.push({ input, smallMs: round(smallMs, 2), largeMs: round(largeMs, 2), ratio: round(largeMs / smallMs, 1) })
+  }
+  return timings.sort((a, b) => b.largeMs - a.largeMs)
+}
+
+export async function renderScaling(): Promise<RenderResult> {
+  return {
+    markdown: await scaling(HOSTILE_MARKDOWN, renderMarkdownToHtml),
+    ansi: await scaling(HOSTILE_ANSI, parseAnsi),
+  }
+}
