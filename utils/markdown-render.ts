@@ -148,7 +148,7 @@ function renderInlines(nodes: PhrasingContent[], context: Context, depth: number
   return rendered
 }
 
-/** `push(...items)` without the spread: a paragraph of 50,000 lines must not overflow the stack. */
+/** `push(...items)` without the spread: a paragraph of 50,000 links must not overflow the stack. */
 function append(target: VNodeArrayChildren, items: VNodeArrayChildren): void {
   for (const item of items) target.push(item)
 }
@@ -157,7 +157,7 @@ function renderInline(node: PhrasingContent, context: Context, depth: number): V
   if (depth >= MAX_DEPTH) return [textOf(node)]
   switch (node.type) {
     case 'text':
-      return context.inLink ? withLineBreaks(node.value) : linkBareUrls(node.value)
+      return context.inLink ? [node.value] : linkBareUrls(node.value)
     case 'break':
       return [h('br')]
     case 'inlineCode':
@@ -226,11 +226,11 @@ function linkBareUrls(text: string): VNodeArrayChildren {
     const url = text.slice(start, end)
     const href = end > prefixEnd ? safeWebUrl(match[0].toLowerCase() === 'www.' ? `http://${url}` : url) : null
     if (!href) continue
-    append(parts, withLineBreaks(text.slice(written, start)))
+    if (start > written) parts.push(text.slice(written, start))
     parts.push(h('a', { href, rel: LINK_REL, target: '_blank' }, url))
     written = end
   }
-  append(parts, withLineBreaks(text.slice(written)))
+  if (written < text.length) parts.push(text.slice(written))
   return parts
 }
 
@@ -264,17 +264,6 @@ function withoutTrailingPunctuation(text: string, start: number, end: number): n
     }
   }
   return end
-}
-
-/** A newline inside a paragraph is a line break, as agents (and chat UIs) mean it. */
-function withLineBreaks(text: string): VNodeArrayChildren {
-  if (!text.includes('\n')) return [text]
-  const parts: VNodeArrayChildren = []
-  text.split('\n').forEach((line, index) => {
-    if (index > 0) parts.push(h('br'))
-    if (line) parts.push(line)
-  })
-  return parts
 }
 
 /** The text of a subtree, without recursion (it is only used past MAX_DEPTH). */

@@ -63,12 +63,15 @@ const CONSTRUCT_LIMITS = {
 
 /** Past any of these a section is shown as plain text. */
 const PLAIN_TEXT_LIMITS = {
-  /** Lines (outside fenced code): each costs micromark far more than its characters. */
-  lines: 1500,
+  /**
+   * Lines, but not those inside fenced code: each block costs micromark ~25–100 µs, far more than
+   * its characters, so a section may hold at most one line per 6 characters, and 1500 in all.
+   */
+  lines: (length: number) => Math.min(1500, 32 + length / 6),
   /** ASCII punctuation: every mark may start a construct. */
-  punctuation: 4000,
+  punctuation: () => 4000,
   /** Leading columns of a line: lists nested by indentation cost micromark their depth squared. */
-  indentation: 128,
+  indentation: () => 128,
 } as const
 
 type CostDriver = keyof typeof CONSTRUCT_LIMITS | keyof typeof PLAIN_TEXT_LIMITS
@@ -107,7 +110,7 @@ export function parseMarkdownSection(text: string): MarkdownSection {
   const code = codeBlockSection(text)
   if (code) return { nodes: [code], definitions: new Map() }
   const counts = countCostDrivers(text)
-  if ((Object.keys(PLAIN_TEXT_LIMITS) as Array<keyof typeof PLAIN_TEXT_LIMITS>).some(driver => counts[driver] > PLAIN_TEXT_LIMITS[driver]))
+  if ((Object.keys(PLAIN_TEXT_LIMITS) as Array<keyof typeof PLAIN_TEXT_LIMITS>).some(driver => counts[driver] > PLAIN_TEXT_LIMITS[driver](text.length)))
     return { nodes: plainText(text), definitions: new Map() }
   const disable = (Object.keys(CONSTRUCT_LIMITS) as Array<keyof typeof CONSTRUCT_LIMITS>)
     .flatMap(driver => counts[driver] > CONSTRUCT_LIMITS[driver].limit ? CONSTRUCT_LIMITS[driver].disable : [])
@@ -115,7 +118,7 @@ export function parseMarkdownSection(text: string): MarkdownSection {
   return { nodes: root.children, definitions: collectDefinitions(root.children) }
 }
 
-/** Paragraphs at blank lines, their lines as written. */
+/** Paragraphs at blank lines, their lines as written (the renderer keeps their line breaks). */
 function plainText(text: string): RootContent[] {
   const paragraphs: string[][] = []
   let current: string[] | null = null
@@ -309,8 +312,8 @@ function codeBlockSection(text: string): Code | null {
 }
 
 /**
- * The cost drivers of one section. Lines inside a fenced code block that opens in column 0 are
- * skipped, until a line starting with `<` (raw HTML, whose blocks can hide a fence from micromark):
+ * The cost drivers of one section. The lines inside a fenced code block that opens in column 0
+ * are skipped (its fences count as lines), until a line starting with `<` (raw HTML, whose blocks can hide a fence from micromark):
  * from there on, everything counts.
  */
 export function countCostDrivers(text: string): CostCounts {
@@ -322,11 +325,17 @@ export function countCostDrivers(text: string): CostCounts {
   let trustFences = true
   for (const line of linesOf(text)) {
     if (fence) {
-      if (closesFence(text, line, fence)) fence = null
+      if (closesFence(text, line, fence)) {
+        fence = null
+        counts.lines++
+      }
       continue
     }
     if (trustFences) fence = openingFence(text, line)
-    if (fence) continue
+    if (fence) {
+      counts.lines++
+      continue
+    }
     if (leadingCharacter(text, line) === 0x3C) trustFences = false
     countLine(text, line, counts)
   }

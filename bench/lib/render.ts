@@ -30,18 +30,22 @@ export interface RenderResult {
   ansi: RenderTiming[]
 }
 
-const RUNS = { small: 7, large: 3 }
+const SAMPLES = { small: 7, large: 3 }
 
 async function renderMarkdownToHtml(source: string): Promise<void> {
   await renderToString(createSSRApp({ render: () => h('div', renderMarkdown(source)) }))
 }
 
-async function timeMedian(runs: number, fn: () => unknown): Promise<number> {
+/** Median ms per call over `samples` samples, each repeating the call for at least 20 ms (a timer tick is too coarse for one). */
+async function timeMedian(samples: number, fn: () => unknown): Promise<number> {
+  let started = performance.now()
+  await fn()
+  const repeat = Math.max(1, Math.ceil(20 / Math.max(performance.now() - started, 0.01)))
   const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now()
-    await fn()
-    times.push(performance.now() - started)
+  for (let i = 0; i < samples; i++) {
+    started = performance.now()
+    for (let call = 0; call < repeat; call++) await fn()
+    times.push((performance.now() - started) / repeat)
   }
   return median(times)
 }
@@ -51,9 +55,8 @@ async function scaling(corpus: Record<string, (length: number) => string>, rende
   for (const [input, build] of Object.entries(corpus)) {
     const small = build(RENDER_SIZES.small)
     const large = build(RENDER_SIZES.large)
-    await render(small)
-    const smallMs = await timeMedian(RUNS.small, () => render(small))
-    const largeMs = await timeMedian(RUNS.large, () => render(large))
+    const smallMs = await timeMedian(SAMPLES.small, () => render(small))
+    const largeMs = await timeMedian(SAMPLES.large, () => render(large))
     timings.push({ input, smallMs: round(smallMs, 2), largeMs: round(largeMs, 2), ratio: round(largeMs / smallMs, 1) })
   }
   return timings.sort((a, b) => b.largeMs - a.largeMs)

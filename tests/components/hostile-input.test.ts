@@ -33,7 +33,7 @@ interface Timing {
 const timings: Timing[] = []
 
 /** Bounds, each at least 10× the slowest time of its group measured here. */
-const BOUND_MS = { markdown: 10_000, ansi: 1_000, other: 500 }
+const BOUND_MS = { markdown: 5_000, ansi: 500, other: 500 }
 
 async function measure(parser: string, input: string, bound: number, run: () => unknown): Promise<void> {
   const started = performance.now()

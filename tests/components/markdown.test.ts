@@ -58,7 +58,8 @@ describe('markdown renderer: agent output can never become markup', () => {
     expect(paragraph.find('strong').text()).toBe('strong')
     expect(paragraph.findAll('em').map(em => em.text())).toEqual(['em', 'also em'])
     expect(paragraph.find('code').text()).toBe('code')
-    expect(paragraph.find('br').exists()).toBe(true)
+    // A single newline is a line break: kept in the text, shown by `white-space: pre-line`.
+    expect(paragraph.element.textContent).toContain('code.\nSecond line.')
     const bullet = wrapper.find('ul')
     expect(bullet.findAll(':scope > li').length).toBe(2)
     expect(bullet.find('li ul li').text()).toBe('nested')
@@ -230,7 +231,7 @@ describe('a message as it streams in', () => {
 
   it('cuts sections only where a top-level block starts, never inside fenced code or a list', () => {
     const code = `\`\`\`\n${'x\n\n'.repeat(SECTION_MIN_LENGTH)}\`\`\`\n`
-    const list = `${'- item\n\n'.repeat(SECTION_MIN_LENGTH / 4)}`
+    const list = `${'- an item of a loose list\n\n'.repeat(SECTION_MIN_LENGTH / 16)}`
     const sections = splitMarkdownSections(`${list}${code}After.\n`)
     expect(sections.join('')).toBe(`${list}${code}After.\n`)
     expect(sections).toEqual([list, code, 'After.\n'])
