@@ -377,6 +377,8 @@ function renderReport(render: RenderResult): string[] {
   for (const [parser, timings] of [['Markdown', render.markdown], ['ANSI', render.ansi]] as const) {
     for (const timing of timings.slice(0, 5)) lines.push(`  ${parser.padEnd(8)} ${timing.input.padEnd(56)} ${renderCell(timing)}`)
   }
+  const { chars, tokens, wholeMessageMs, changedSectionMs } = render.streaming
+  lines.push(`Streaming a ${chars.toLocaleString('en-US')}-character agent message in ${tokens.toLocaleString('en-US')} tokens, parsed after each: whole message ${fmtInt(wholeMessageMs)} ms, changed section only ${fmtInt(changedSectionMs)} ms`)
   return lines
 }
 

@@ -93,15 +93,35 @@ export function parseMarkdown(source: string): MarkdownSection[] {
  * its length squared.
  */
 export function createMarkdownParser(): (source: string) => MarkdownSection[] {
+  const split = createSectionSplitter()
   let previous = new Map<string, MarkdownSection>()
   return (source) => {
     const current = new Map<string, MarkdownSection>()
-    const sections = splitMarkdownSections(source).map((text) => {
+    const sections = split(source).map((text) => {
       const parsed = current.get(text) ?? previous.get(text) ?? parseMarkdownSection(text)
       current.set(text, parsed)
       return parsed
     })
     previous = current
+    return sections
+  }
+}
+
+/**
+ * `splitMarkdownSections`, remembering the previous call: when the text only grew (streaming), the
+ * sections before the last two cannot change — each starts at a line that a line ending has
+ * completed — so only the text from there is split again.
+ */
+export function createSectionSplitter(minLength = SECTION_MIN_LENGTH): (source: string) => string[] {
+  let previousSource = ''
+  let previousSections: string[] = []
+  return (source) => {
+    const kept = source.startsWith(previousSource) ? previousSections.slice(0, -2) : []
+    let offset = 0
+    for (const section of kept) offset += section.length
+    const sections = kept.concat(splitMarkdownSections(source.slice(offset), minLength))
+    previousSource = source
+    previousSections = sections
     return sections
   }
 }

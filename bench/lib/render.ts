@@ -1,8 +1,9 @@
 import { createSSRApp, h } from 'vue'
 import { renderToString } from 'vue/server-renderer'
 import { parseAnsi } from '../../utils/ansi'
+import { createMarkdownParser, parseMarkdown } from '../../utils/markdown'
 import { renderMarkdown } from '../../utils/markdown-render'
-import { HOSTILE_ANSI, HOSTILE_MARKDOWN } from '../../tests/support/hostile-inputs'
+import { HOSTILE_ANSI, HOSTILE_MARKDOWN, agentMessage } from '../../tests/support/hostile-inputs'
 import { median, round } from './stats'
 
 /**
@@ -28,7 +29,20 @@ export interface RenderResult {
   markdown: RenderTiming[]
   /** Every ANSI input, slowest at 100k first. */
   ansi: RenderTiming[]
+  streaming: StreamingTiming
 }
+
+/** An agent message parsed after every token, as the viewer does while it streams. */
+export interface StreamingTiming {
+  chars: number
+  tokens: number
+  /** Parsing the whole message again for every token. */
+  wholeMessageMs: number
+  /** `createMarkdownParser`: only the section a token changed. */
+  changedSectionMs: number
+}
+
+const STREAMING = { chars: 20_000, tokenChars: 8 }
 
 const SAMPLES = { small: 7, large: 3 }
 
@@ -62,9 +76,24 @@ async function scaling(corpus: Record<string, (length: number) => string>, rende
   return timings.sort((a, b) => b.largeMs - a.largeMs)
 }
 
+function streamingParse(): StreamingTiming {
+  const message = agentMessage(STREAMING.chars)
+  const prefixes: string[] = []
+  for (let end = STREAMING.tokenChars; end < message.length + STREAMING.tokenChars; end += STREAMING.tokenChars) prefixes.push(message.slice(0, end))
+  let started = performance.now()
+  for (const text of prefixes) parseMarkdown(text)
+  const wholeMessageMs = performance.now() - started
+  const parse = createMarkdownParser()
+  started = performance.now()
+  for (const text of prefixes) parse(text)
+  const changedSectionMs = performance.now() - started
+  return { chars: message.length, tokens: prefixes.length, wholeMessageMs: round(wholeMessageMs), changedSectionMs: round(changedSectionMs) }
+}
+
 export async function renderScaling(): Promise<RenderResult> {
   return {
     markdown: await scaling(HOSTILE_MARKDOWN, renderMarkdownToHtml),
     ansi: await scaling(HOSTILE_ANSI, parseAnsi),
+    streaming: streamingParse(),
   }
 }

@@ -2,7 +2,8 @@
 import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
-import { createMarkdownParser, parseMarkdown, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../utils/markdown'
+import { createMarkdownParser, createSectionSplitter, parseMarkdown, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../utils/markdown'
+import { agentMessage } from '../support/hostile-inputs'
 
 const render = (source: string) => mount(MarkdownContent, { props: { source } })
 
@@ -269,5 +270,22 @@ describe('limits', () => {
     const wrapper = render(dense)
     expect(wrapper.find('li').exists()).toBe(false)
     expect(wrapper.text().replace(/\s/g, '')).toBe('-'.repeat(3000))
+  })
+})
+
+describe('sections of a growing message', () => {
+  it('are the same whether split at once or as the text streams in', () => {
+    const messages = [
+      agentMessage(12_000),
+      `${'x\n```\ny\n```\n'.repeat(300)}${'- item\n\n'.repeat(300)}`,
+      `Intro\n\n\`\`\`\n${'code line\n\n'.repeat(400)}\`\`\`\nAfter\n\n${'1. one\n2) two\n\n'.repeat(200)}`,
+    ]
+    for (const message of messages) {
+      const split = createSectionSplitter(500)
+      for (let end = 0; end <= message.length; end += 7) {
+        const text = message.slice(0, end)
+        expect(split(text), `${end} characters`).toEqual(splitMarkdownSections(text, 500))
+      }
+    }
   })
 })
