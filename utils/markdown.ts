@@ -1,7 +1,7 @@
 import type { Code, Definition, Nodes, RootContent } from 'mdast'
 import { fromMarkdown } from 'mdast-util-from-markdown'
 import { gfmFromMarkdown } from 'mdast-util-gfm'
-import type { Extension } from 'micromark-util-types'
+import type { Options as MicromarkOptions } from 'micromark'
 import { gfm } from 'micromark-extension-gfm'
 
 /**
@@ -22,8 +22,8 @@ import { gfm } from 'micromark-extension-gfm'
  *    While an agent streams, only the last section changes: `createMarkdownParser` re-parses only it.
  * 2. One pass over each section counts what drives those costs. Past a limit, the constructs
  *    behind a driver are switched off for that section (their characters stay literal text); a
- *    section denser than any prose (thousands of lines or punctuation marks) is shown as plain
- *    text. Every parse thus stays within a fixed multiple of its length. Prose, tables and lists as
+ *    section denser than any prose (a line every few characters, thousands of punctuation marks)
+ *    is shown as plain text. Every parse thus stays within a fixed multiple of its length. Prose, tables and lists as
  *    agents write them are far below the limits; fenced code, where micromark parses no inline
  *    syntax, is not counted.
  *
@@ -78,7 +78,7 @@ type CostDriver = keyof typeof CONSTRUCT_LIMITS | keyof typeof PLAIN_TEXT_LIMITS
 type CostCounts = Record<CostDriver, number>
 
 /** GFM's literal autolinks are super-linear (see markdown-render.ts): off in every parse. */
-const GFM_SYNTAX: Extension[] = [gfm(), { disable: { null: ['wwwAutolink', 'protocolAutolink', 'emailAutolink'] } }]
+const GFM_SYNTAX: NonNullable<MicromarkOptions['extensions']> = [gfm(), { disable: { null: ['wwwAutolink', 'protocolAutolink', 'emailAutolink'] } }]
 /** Their tree transform re-scans the rest of a text node after every rejected URL: dropped too. */
 const GFM_TREE = gfmFromMarkdown().map(extension => ({ ...extension, transforms: [] }))
 
@@ -89,8 +89,8 @@ export function parseMarkdown(source: string): MarkdownSection[] {
 
 /**
  * A parser that remembers the previous call's sections: a message streamed token by token is
- * re-parsed only from the section that changed, so its whole life costs about its length, not
- * its length squared.
+ * re-parsed only from the section that changed, so each token costs about one section's parse,
+ * however long the message already is.
  */
 export function createMarkdownParser(): (source: string) => MarkdownSection[] {
   const split = createSectionSplitter()
@@ -161,7 +161,7 @@ function collectDefinitions(nodes: RootContent[]): Map<string, Definition> {
       if (!definitions.has(node.identifier)) definitions.set(node.identifier, node)
     }
     else if ('children' in node) {
-      pending.push(...node.children)
+      for (const child of node.children) pending.push(child)
     }
   }
   return definitions
@@ -304,31 +304,40 @@ export function splitMarkdownSections(text: string, minLength = SECTION_MIN_LENG
 }
 
 /**
- * The code block, when the section is one fenced block opening in column 0 and nothing else. Its
- * lines are the code as written (a column-0 fence strips no indentation); the info string's first
- * word is the language.
+ * The code block, when the section is one fenced block opening in column 0 and nothing else, as
+ * micromark would build it: the lines between the fences as written (a column-0 fence strips no
+ * indentation), the info string's first word as the language and the rest as meta.
  */
 function codeBlockSection(text: string): Code | null {
   const lines = linesOf(text)
-  const first = lines.next()
-  const fence = first.done ? null : openingFence(text, first.value)
-  if (!fence || first.done) return null
-  const content: string[] = []
+  const opening = lines.next()
+  const fence = opening.done ? null : openingFence(text, opening.value)
+  if (!fence || opening.done) return null
+  let content: { start: number, end: number } | null = null
   for (let line = lines.next(); !line.done; line = lines.next()) {
     if (closesFence(text, line.value, fence)) {
       if (!lines.next().done) return null
       break
     }
-    content.push(text.slice(line.value.start, line.value.end))
+    content = { start: content?.start ?? line.value.start, end: line.value.end }
   }
-  const info = text.slice(first.value.start + fence.length, first.value.end).trim()
-  const space = info.search(/[ \t]/)
+  const { start, end } = opening.value
+  let at = skipSpaces(text, start + fence.length, end)
+  const langStart = at
+  while (at < end && text.charCodeAt(at) !== SPACE && text.charCodeAt(at) !== TAB) at++
+  const lang = text.slice(langStart, at)
+  at = skipSpaces(text, at, end)
   return {
     type: 'code',
-    lang: (space === -1 ? info : info.slice(0, space)) || null,
-    meta: space === -1 ? null : info.slice(space).trim() || null,
-    value: content.join('\n'),
+    lang: lang || null,
+    meta: at < end ? text.slice(at, end) : null,
+    value: content ? text.slice(content.start, content.end) : '',
   }
+}
+
+function skipSpaces(text: string, from: number, end: number): number {
+  while (from < end && (text.charCodeAt(from) === SPACE || text.charCodeAt(from) === TAB)) from++
+  return from
 }
 
 /**
@@ -336,7 +345,7 @@ function codeBlockSection(text: string): Code | null {
  * are skipped (its fences count as lines), until a line starting with `<` (raw HTML, whose blocks can hide a fence from micromark):
  * from there on, everything counts.
  */
-export function countCostDrivers(text: string): CostCounts {
+function countCostDrivers(text: string): CostCounts {
   const counts: CostCounts = {
     emphasisMarkers: 0, tildes: 0, openingBrackets: 0, closingBrackets: 0, backtickRuns: 0, openingAngles: 0,
     underlineLines: 0, lineContainers: 0, lines: 0, punctuation: 0, indentation: 0,
@@ -356,16 +365,10 @@ export function countCostDrivers(text: string): CostCounts {
       counts.lines++
       continue
     }
-    if (leadingCharacter(text, line) === 0x3C) trustFences = false
+    if (text.charCodeAt(skipSpaces(text, line.start, line.end)) === 0x3C) trustFences = false
     countLine(text, line, counts)
   }
   return counts
-}
-
-function leadingCharacter(text: string, line: Line): number {
-  let i = line.start
-  while (i < line.end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++
-  return text.charCodeAt(i)
 }
 
 function countLine(text: string, line: Line, counts: CostCounts): void {
@@ -378,7 +381,7 @@ function countLine(text: string, line: Line, counts: CostCounts): void {
   let containers = 0
   let i = line.start
   for (;;) {
-    while (i < line.end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++
+    i = skipSpaces(text, i, line.end)
     const marker = text.charCodeAt(i) === 0x3E ? 1 : listMarkerLength(text, i, line.end)
     if (!marker || i >= line.end) break
     containers++

@@ -2,7 +2,8 @@
 import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
-import { createMarkdownParser, createSectionSplitter, parseMarkdown, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../utils/markdown'
+import { fromMarkdown } from 'mdast-util-from-markdown'
+import { createMarkdownParser, createSectionSplitter, parseMarkdown, parseMarkdownSection, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../utils/markdown'
 import { agentMessage } from '../support/hostile-inputs'
 
 const render = (source: string) => mount(MarkdownContent, { props: { source } })
@@ -286,6 +287,18 @@ describe('sections of a growing message', () => {
         const text = message.slice(0, end)
         expect(split(text), `${end} characters`).toEqual(splitMarkdownSections(text, 500))
       }
+    }
+  })
+})
+
+describe('a long fenced code block', () => {
+  it('is built without micromark exactly as micromark builds it', () => {
+    const blocks = ['```ts\nconst a = 1\n```', '~~~~py  title="x.py" \ncode\n\n  indented\n~~~~~', '```\nunclosed\nstill code', '```\n\n\n',
+      '```js\r\na\r\nb\r\n```\r\n', '```\na\n```  \n', '```c++ \n#include <x>\n```', '````\n```\nnot closed by a shorter fence\n````']
+    for (const block of blocks) {
+      const [expected] = fromMarkdown(block).children
+      delete expected!.position
+      expect(parseMarkdownSection(block).nodes, JSON.stringify(block)).toEqual([expected])
     }
   })
 })
