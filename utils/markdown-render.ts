@@ -124,7 +124,7 @@ function renderListItem(item: ListItem, looseList: boolean, context: Context, de
   }
   if (typeof item.checked !== 'boolean') return h('li', content)
   const checkbox = h('input', { type: 'checkbox', class: 'md-task-checkbox', checked: item.checked, disabled: true, 'aria-label': 'Task' })
-  return h('li', { class: 'md-task', 'data-checked': String(item.checked) }, [checkbox, ' ' as VNodeArrayChildren[number]].concat(content))
+  return h('li', { class: 'md-task', 'data-checked': String(item.checked) }, ([checkbox, ' '] as VNodeArrayChildren).concat(content))
 }
 
 /** A wide table scrolls inside its own box instead of widening the message. */
@@ -266,7 +266,7 @@ function withoutTrailingPunctuation(text: string, start: number, end: number): n
   return end
 }
 
-/** The text of a subtree, without recursion (it is only used past MAX_DEPTH). */
+/** The text of a subtree, without recursion: past MAX_DEPTH, or for a node out of its place. */
 function textOf(root: Nodes): string {
   const parts: string[] = []
   const pending: Nodes[] = [root]

@@ -313,13 +313,16 @@ function codeBlockSection(text: string): Code | null {
   const opening = lines.next()
   const fence = opening.done ? null : openingFence(text, opening.value)
   if (!fence || opening.done) return null
-  let content: { start: number, end: number } | null = null
+  /** Where the first content line starts and the last one ends, before its line ending. */
+  let contentStart = -1
+  let contentEnd = -1
   for (let line = lines.next(); !line.done; line = lines.next()) {
     if (closesFence(text, line.value, fence)) {
       if (!lines.next().done) return null
       break
     }
-    content = { start: content?.start ?? line.value.start, end: line.value.end }
+    if (contentStart < 0) contentStart = line.value.start
+    contentEnd = line.value.end
   }
   const { start, end } = opening.value
   let at = skipSpaces(text, start + fence.length, end)
@@ -331,7 +334,7 @@ function codeBlockSection(text: string): Code | null {
     type: 'code',
     lang: lang || null,
     meta: at < end ? text.slice(at, end) : null,
-    value: content ? text.slice(content.start, content.end) : '',
+    value: contentStart < 0 ? '' : text.slice(contentStart, contentEnd),
   }
 }
 
