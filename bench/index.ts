@@ -297,8 +297,8 @@ const ROWS: Row[] = [
   { label: 'agent SDK events/s, one at a time (ours only)', cell: r => fmtInt(r?.sdk?.oneAtATimePerSec) },
   { label: 'agent SDK events/s, batched (ours only)', cell: r => fmtInt(r?.sdk?.batchedPerSec) },
   { label: 'terminal bridge, MB/s mirrored (ours only)', cell: r => (r?.bridge ? r.bridge.mbPerSec.toFixed(1) : '—') },
-  { label: 'Markdown render, slowest hostile input, 10k / 100k chars', cell: r => renderCell(r?.render?.markdown[0]) },
   { label: 'Markdown render, agent message, 10k / 100k chars', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input === AGENT_MESSAGE)) },
+  { label: 'Markdown render, slowest hostile input, 10k / 100k', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input !== AGENT_MESSAGE)) },
   { label: 'ANSI render, slowest hostile input, 10k / 100k chars', cell: r => renderCell(r?.render?.ansi[0]) },
 ]
 
@@ -363,7 +363,7 @@ function checkTargets(all: All): TargetCheck[] {
   add('1000 subscribers: p99 ≤ 150 ms', () => f1000 && { value: `${fmtMs(f1000.latencyMs.p99)} ms`, pass: f1000.latencyMs.p99 <= 150 })
   add('1000 subscribers: our RSS ≤ 300 MB', () => f1000?.rss && { value: `${f1000.rss.rssMb} MB`, pass: f1000.rss.rssMb <= 300 })
   add('SSR of 10,000 events p50 ≤ 150 ms', () => ours?.ssr && { value: `${fmtMs(ours.ssr.p50Ms)} ms`, pass: ours.ssr.p50Ms <= 150 })
-  add('render: slowest hostile input, 100k ≤ 15× 10k chars', () => {
+  add('render: slowest Markdown and ANSI input, 100k ≤ 15× 10k', () => {
     const slowest = [ours?.render?.markdown[0], ours?.render?.ansi[0]].filter(timing => timing !== undefined)
     if (!slowest.length) return undefined
     return { value: slowest.map(timing => `${timing.input}: ${timing.ratio}×`).join('; '), pass: slowest.every(timing => timing.ratio <= 15) }
