@@ -22,6 +22,10 @@ export default defineNuxtConfig({
     streamsSseMaxSeconds: 60,
     streamsReadChunkBytes: 1024 * 1024,
     streamsMaxAppendBytes: 4 * 1024 * 1024,
+    /** NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: SSE and long-poll reads one client address may hold open at once (429 above). */
+    streamsMaxLiveReadsPerClient: 64,
+    /** NUXT_STREAMS_MAX_LIVE_READS: SSE and long-poll reads the whole server holds open at once (503 above). */
+    streamsMaxLiveReads: 10_000,
     streamsCorsOrigin: '*',
     /** NUXT_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */
     sqliteSynchronous: 'normal',
@@ -35,8 +39,16 @@ export default defineNuxtConfig({
     seedDemo: true,
     /** NUXT_EMBED_ORIGINS: origins (comma-separated) allowed to frame /embed/** pages. */
     embedOrigins: '',
-    /** NUXT_TRUST_PROXY=true: take the client address from X-Forwarded-For (behind a reverse proxy). */
-    trustProxy: false,
+    /**
+     * NUXT_TRUST_PROXY: how many reverse proxies of ours stand in front of the server; the client
+     * address is the rightmost X-Forwarded-For entry they did not add. 0 ignores the header;
+     * `true`/`false` still mean 1/0.
+     */
+    trustProxy: 0,
+    /** NUXT_DEMO_MAX_RUNS_PER_CLIENT: demo agents one client address may have running at once (429 above). */
+    demoMaxRunsPerClient: 3,
+    /** NUXT_DEMO_MAX_RUNS: demo agents the whole server runs at once (503 above). */
+    demoMaxRuns: 20,
     /** Session write limits (NUXT_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
     rateLimit: {
       perSecond: 50,

@@ -15,6 +15,11 @@ import { useTerminal } from './useTerminal'
 export interface UseSessionViewerOptions {
   /** Join presence and share this user's cursor (the app page). Default true; embeds only watch. */
   presence?: boolean
+  /**
+   * Offer writes (terminal input, approval decisions) when this browser holds a credential for
+   * the session. Default true; an embed only when its server render allowed it.
+   */
+  interactive?: boolean
 }
 
 /** Everything SessionViewerLayout is fed, in its prop names. */
@@ -64,7 +69,7 @@ export async function loadSession(sessionId: string): Promise<void> {
  * SessionViewerLayout's props, and its events onto optimistic writes.
  */
 export function useSessionViewer(sessionId: string, options: UseSessionViewerOptions = {}): UseSessionViewerReturn {
-  const { presence: joinPresence = true } = options
+  const { presence: joinPresence = true, interactive = true } = options
   const session = useSession(sessionId)
   const terminal = useTerminal(sessionId)
   const presence = joinPresence ? usePresence(sessionId) : undefined
@@ -76,7 +81,7 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   // hydrating render agree (both as a viewer) and collaborator controls appear right after.
   const credentials = shallowRef({ canCollaborate: false, collaboratorKey: undefined as string | undefined })
   onMounted(() => {
-    credentials.value = { canCollaborate: heldCredentials(sessionId).canCollaborate, collaboratorKey: collaboratorKeyFor(sessionId) }
+    credentials.value = { canCollaborate: interactive && heldCredentials(sessionId).canCollaborate, collaboratorKey: collaboratorKeyFor(sessionId) }
   })
 
   if (presence) useEventListener('pointermove', (event: PointerEvent) => presence.updateCursor(event.pageX, event.pageY), { passive: true })
@@ -100,11 +105,15 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     workflow: session.workflow.value,
   }))
 
+  // A read-only viewer offers no writes; it does not send any either.
+  const ifInteractive = <A extends unknown[]>(write: (...args: A) => void) => (...args: A) => {
+    if (interactive) write(...args)
+  }
   return {
     props,
-    onTerminalSubmit: text => void terminal.sendCommand(text),
-    onApprove: (requestId, reason) => void session.approve(requestId, reason),
-    onReject: (requestId, reason) => void session.reject(requestId, reason),
+    onTerminalSubmit: ifInteractive(text => void terminal.sendCommand(text)),
+    onApprove: ifInteractive((requestId: string, reason?: string) => void session.approve(requestId, reason)),
+    onReject: ifInteractive((requestId: string, reason?: string) => void session.reject(requestId, reason)),
     onReconnect: () => session.retryNow(),
   }
 }

@@ -120,12 +120,31 @@ export function forgetSessionCredentials(sessionId: string): void {
   write(PRESENCE_KEY(sessionId), undefined)
 }
 
-/** Reads a collaborate link's `?key=` from the page URL and keeps it for the session. */
+/**
+ * Reads a collaborate link's `?key=` from the page URL and keeps it for the session. Taken from
+ * the address bar, it is then removed from it (history.replaceState), so the key stays neither in
+ * the browser's history nor in the Referer of the page's later requests.
+ */
 export function captureCollaboratorKey(sessionId: string, href: string | undefined = isClient ? window.location.href : undefined): string | undefined {
   if (!href) return undefined
   const key = new URL(href).searchParams.get('key') ?? undefined
-  if (key) rememberCollaboratorKey(sessionId, key)
+  if (!key) return undefined
+  rememberCollaboratorKey(sessionId, key)
+  if (isClient && href === window.location.href) removeKeyFromAddressBar()
   return key
+}
+
+function removeKeyFromAddressBar(): void {
+  const withoutKey = (url: string) => {
+    const parsed = new URL(url, window.location.href)
+    parsed.searchParams.delete('key')
+    return `${parsed.pathname}${parsed.search}${parsed.hash}`
+  }
+  // Vue Router keeps the entry's URL in history.state.current and writes it back to the entry on
+  // its next navigation: that copy loses the key too.
+  const state = window.history.state as Record<string, unknown> | null
+  const current = typeof state?.current === 'string' ? state.current : undefined
+  window.history.replaceState(current === undefined ? state : { ...state, current: withoutKey(current) }, '', withoutKey(window.location.href))
 }
 
 /**

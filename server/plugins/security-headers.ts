@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 /**
  * Pages get a strict Content-Security-Policy: scripts only from this origin or carrying the
  * per-response nonce (Nuxt's inline bootstrap gets it here), no plugins, no foreign framing —
- * except the embed route, which origins listed in NUXT_EMBED_ORIGINS may frame.
+ * except the embed route, which origins listed in NUXT_EMBED_ORIGINS may frame; an embed
+ * rendered interactive (embed-access.ts) only the one origin it was rendered for.
  * Dev mode is left alone: Vite's client needs inline and eval'd scripts.
  */
 export default defineNitroPlugin((nitroApp) => {
@@ -15,11 +16,13 @@ export default defineNitroPlugin((nitroApp) => {
     html.head = html.head.map(withNonce)
     html.bodyAppend = html.bodyAppend.map(withNonce)
     const embed = event.path.startsWith('/embed/')
+    const writeOrigin = event.context.embedWriteOrigin as string | undefined
     setResponseHeaders(event, {
-      'content-security-policy': contentSecurityPolicy(nonce, embed ? frameAncestors() : '\'none\''),
+      'content-security-policy': contentSecurityPolicy(nonce, embed ? writeOrigin ?? ['\'self\'', ...embedOrigins()].join(' ') : '\'none\''),
       'referrer-policy': 'strict-origin-when-cross-origin',
       'x-content-type-options': 'nosniff',
-      ...(embed ? {} : { 'x-frame-options': 'DENY' }),
+      // An embed's page depends on who frames it (embed-access.ts): never one cache entry for all.
+      ...(embed ? { 'vary': 'Referer, Sec-Fetch-Dest', 'cache-control': 'private, no-store' } : { 'x-frame-options': 'DENY' }),
     })
   })
 })
@@ -38,8 +41,3 @@ function contentSecurityPolicy(nonce: string, ancestors: string): string {
   ].join('; ')
 }
 
-/** `'self'` plus every origin in NUXT_EMBED_ORIGINS (comma- or space-separated). */
-function frameAncestors(): string {
-  const origins = String(useRuntimeConfig().embedOrigins).split(/[\s,]+/).filter(origin => /^https?:\/\/[^\s/]+$/.test(origin))
-  return ['\'self\'', ...origins].join(' ')
-}

@@ -1,4 +1,4 @@
-import { ApprovalTimeoutError, attachSession, SessionClosedError, SessionNotFoundError } from '../../packages/agent/src/index'
+import { attachSession, SessionClosedError, SessionNotFoundError } from '../../packages/agent/src/index'
 import type { AgentSession, ApprovalDecision, StateUpdate, TerminalInput } from '../../packages/agent/src/index'
 
 export interface DemoOptions {
@@ -6,6 +6,8 @@ export interface DemoOptions {
   speed: number
   /** Decide the approval request automatically after this long (seeded demo); wait forever if unset. */
   autoApproveAfterMs?: number
+  /** Called once the run is over, however it ended (frees the caller's demo slot). */
+  onEnd?: () => void
 }
 
 export interface DemoTarget {
@@ -45,6 +47,7 @@ export class DemoAgents {
     void new DemoRun(session, target.agentId, options, controller.signal).start().finally(() => {
       session.detach()
       if (this.running.get(target.sessionId) === controller) this.running.delete(target.sessionId)
+      options.onEnd?.()
     })
     return true
   }
@@ -166,15 +169,13 @@ class DemoRun {
         description: 'Compute discounts in integer cents (6 lines in src/checkout/discount.ts).',
         payload: { branch: worktree },
         timeoutMs,
+        onTimeout: { approved: true, reason: 'Approved automatically: nobody decided in time', actor: 'auto-approver' },
         signal: this.signal,
       })
     }
     catch (error) {
       if (this.signal.aborted) throw new Stopped()
-      if (!(error instanceof ApprovalTimeoutError)) throw error
-      const reason = 'Approved automatically: nobody decided in time'
-      await this.session.workflow('approval:approved', { requestId: error.requestId, reason }, { actor: 'auto-approver' })
-      return { approved: true, actor: 'auto-approver', reason, requestId: error.requestId }
+      throw error
     }
   }
 

@@ -9,6 +9,7 @@ export type SessionErrorCode =
   | 'idempotency_conflict'
   | 'too_large'
   | 'rate_limited'
+  | 'busy'
 
 export class SessionError extends Error {
   constructor(

@@ -33,3 +33,15 @@ export function isTextContentType(contentType: string): boolean {
   const essence = essenceOf(contentType)
   return essence.startsWith('text/') || essence === 'application/json'
 }
+
+/**
+ * Types a browser shows without running anything: plain text, JSON, raw bytes, bitmaps, audio,
+ * video, fonts. Every other type — HTML, XHTML, SVG, any XML, scripts, PDF, multipart, and types
+ * not known yet — is served as an attachment, so opening a stream's URL never renders it as a
+ * document of this origin.
+ */
+const INERT_ESSENCE = /^(?:text\/(?:plain|csv|event-stream)|application\/(?:json|[\w.-]+\+json|(?:x-)?ndjson|octet-stream)|image\/(?:png|jpeg|gif|webp|avif|bmp)|(?:audio|video|font)\/[\w.+-]+)$/
+
+export function isInertContentType(contentType: string): boolean {
+  return INERT_ESSENCE.test(essenceOf(contentType))
+}

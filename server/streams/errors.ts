@@ -15,6 +15,7 @@ export type StreamErrorCode =
   | 'producer_seq_gap'
   | 'payload_too_large'
   | 'unauthorized'
+  | 'rate_limited'
   | 'unavailable'
 
 export class StreamError extends Error {

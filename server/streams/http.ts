@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { readBody } from './body'
-import { isTextContentType } from './content-type'
+import { isInertContentType, isTextContentType } from './content-type'
 import { jsonArrayBody } from './json'
 import { nextCursor } from './cursor'
 import { StreamError, badRequest } from './errors'
@@ -8,6 +8,7 @@ import type { StreamErrorCode } from './errors'
 import { formatOffset } from './offsets'
 import { header, parseExpiry, parseFork, parseProducer, parseReadQuery, parseStreamSeq, wantsClose } from './request'
 import type { ReadQuery } from './request'
+import { ClientSlots } from './client-slots'
 import { SseConnection } from './sse'
 import type { SseOptions } from './sse'
 import type { ReadResult, StreamChange, StreamChunk, StreamInfo, StreamStore } from './store'
@@ -23,6 +24,10 @@ export interface StreamHttpOptions {
   /** `Access-Control-Allow-Origin` for protocol responses. */
   corsOrigin: string
   sse: Omit<SseOptions, 'chunkBytes'>
+  /** Caps on live reads (SSE and long-poll together) open at once: per client, and in total. */
+  maxLiveReads: { perClient: number, total: number }
+  /** The client a request counts against (per-client caps). */
+  clientOf: (req: IncomingMessage) => string
   /** Whether a write request carries the right credentials. */
   authorizeWrite: (req: IncomingMessage) => boolean
 }
@@ -41,8 +46,12 @@ const STATUS: Record<StreamErrorCode, number> = {
   gone: 410,
   offset_gone: 410,
   payload_too_large: 413,
+  rate_limited: 429,
   unavailable: 503,
 }
+
+/** When a client refused a live read may try again (seconds). */
+const LIVE_READ_RETRY_AFTER = '5'
 
 /** SQLite failures that are the server's momentary trouble, not the client's fault. */
 const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/
@@ -68,12 +77,17 @@ const PATH_SEGMENT_FORBIDDEN = /[\u0000-\u001F\u007F]/
 export class StreamHttpHandler {
   private readonly baseHeaders: OutgoingHttpHeaders
   private readonly liveReaders = new Set<() => void>()
+  private readonly liveReadSlots: ClientSlots
   /** Set on shutdown: live reads answer at once instead of waiting, so connections can drain. */
   private closing = false
 
   constructor(private readonly store: StreamStore, private readonly options: StreamHttpOptions) {
+    this.liveReadSlots = new ClientSlots(options.maxLiveReads.perClient, options.maxLiveReads.total)
+    // A stream is data, never a page of this origin: no sniffing, and a document that is opened
+    // anyway runs in a sandbox with no script, no origin and nothing loaded.
     this.baseHeaders = {
       'x-content-type-options': 'nosniff',
+      'content-security-policy': 'sandbox; default-src \'none\'',
       'cross-origin-resource-policy': 'cross-origin',
       'access-control-allow-origin': options.corsOrigin,
       'access-control-expose-headers': EXPOSED_HEADERS,
@@ -106,12 +120,45 @@ export class StreamHttpHandler {
 
   // ---------------------------------------------------------------------------------------------
 
-  private get(req: IncomingMessage, res: ServerResponse, path: string, url: URL): void | Promise<void> {
+  private async get(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
     const query = parseReadQuery(url.searchParams)
-    if (query.live === 'sse') return this.sse(res, path, query)
-    if (query.live === 'long-poll') return this.longPoll(res, path, query)
-    const result = this.store.read(path, query.from, this.readOptions(path))
-    this.sendRead(req, res, result, query.from.kind === 'now', undefined)
+    if (!query.live) {
+      const result = this.store.read(path, query.from, this.readOptions(path))
+      return this.sendRead(req, res, result, query.from.kind === 'now', undefined)
+    }
+    const release = this.takeLiveRead(req)
+    if (query.live === 'sse') {
+      try {
+        // The connection releases the slot when it ends.
+        this.sse(res, path, query, release)
+      }
+      catch (error) {
+        release()
+        throw error
+      }
+      return
+    }
+    try {
+      await this.longPoll(res, path, query)
+    }
+    finally {
+      release()
+    }
+  }
+
+  /** A slot for one more live read of this client, or 429 (its own cap) / 503 (the server's). */
+  private takeLiveRead(req: IncomingMessage): () => void {
+    const slot = this.liveReadSlots.take(this.options.clientOf(req))
+    const retry = { 'retry-after': LIVE_READ_RETRY_AFTER }
+    if (slot === 'client') {
+      throw new StreamError('rate_limited', `This client already has ${this.options.maxLiveReads.perClient} live reads open (SSE and long-poll together), `
+        + `the most NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT allows: close one, or retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
+    }
+    if (slot === 'server') {
+      throw new StreamError('unavailable', `The server has ${this.options.maxLiveReads.total} live reads open, `
+        + `the most NUXT_STREAMS_MAX_LIVE_READS allows: retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
+    }
+    return slot
   }
 
   private head(res: ServerResponse, path: string): void {
@@ -212,7 +259,7 @@ export class StreamHttpHandler {
     })
   }
 
-  private sse(res: ServerResponse, path: string, query: ReadQuery): void {
+  private sse(res: ServerResponse, path: string, query: ReadQuery, release: () => void): void {
     // SSE carries text and JSON as UTF-8, so only binary streams may be cut inside an append.
     const binary = !isTextContentType(this.store.head(path).contentType)
     const first = this.store.read(path, query.from, { maxBytes: this.options.readChunkBytes, sliceMessages: binary })
@@ -227,7 +274,10 @@ export class StreamHttpHandler {
     res.flushHeaders()
     let end = () => {}
     const connection = new SseConnection(res, this.store, first.stream, first, query.cursor,
-      { ...this.options.sse, chunkBytes: this.options.readChunkBytes }, () => this.liveReaders.delete(end))
+      { ...this.options.sse, chunkBytes: this.options.readChunkBytes }, () => {
+        this.liveReaders.delete(end)
+        release()
+      })
     end = () => connection.end()
     if (this.closing) end()
     else if (!res.writableEnded) this.liveReaders.add(end)
@@ -301,7 +351,11 @@ export class StreamHttpHandler {
       res.end()
       return
     }
-    res.writeHead(status, { ...this.baseHeaders, ...headers })
+    // A declared length lets a client that is still uploading read the whole answer (body.ts).
+    const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }
+    const type = headers['content-type']
+    const disposition = typeof type === 'string' && !isInertContentType(type) ? { 'content-disposition': 'attachment' } : {}
+    res.writeHead(status, { ...this.baseHeaders, ...headers, ...length, ...disposition })
     res.end(body)
   }
 

@@ -20,6 +20,9 @@ export interface SseOptions {
  */
 const sharedFrames = new WeakMap<StreamChange, Map<string, Buffer>>()
 
+/** How long an ended reader has to take its last frames before its connection is cut. */
+const END_GRACE_MS = 5_000
+
 export function dataEvent(stream: StreamInfo, chunks: StreamChunk[]): string {
   let payload: string
   if (stream.json) payload = `[${chunks.join(',')}]`
@@ -74,6 +77,14 @@ export class SseConnection {
     this.ended = true
     for (const cleanup of this.cleanups) cleanup()
     if (!this.res.writableEnded) this.res.end()
+    // Ending the response is not enough for a reader that has stopped reading: everything
+    // queued for it stays in memory for as long as its connection does. One that has not taken
+    // its last frames after END_GRACE_MS is cut off, and what was queued for it is freed.
+    if (!this.res.writableFinished && !this.res.destroyed) {
+      const cut = setTimeout(() => this.res.destroy(), END_GRACE_MS)
+      cut.unref()
+      this.res.once('close', () => clearTimeout(cut))
+    }
     this.onEnd()
   }
 

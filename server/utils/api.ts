@@ -22,9 +22,11 @@ const SESSION_STATUS: Record<SessionErrorCode, number> = {
   idempotency_conflict: 409,
   too_large: 413,
   rate_limited: 429,
+  busy: 503,
 }
 
-const MAX_BODY_BYTES = 1024 * 1024
+/** The largest body of a session API request (413 above). */
+export const MAX_API_BODY_BYTES = 1024 * 1024
 
 /** An API handler whose domain errors become clear 4xx answers, never stack traces. */
 export function defineApiHandler<T>(handler: (event: H3Event<EventHandlerRequest>) => T | Promise<T>) {
@@ -68,7 +70,7 @@ function httpError(statusCode: number, message: string, data: Record<string, unk
  * Reads a JSON body no larger than `maxBytes` (413 beyond, 415 when not JSON) and validates it
  * with h3's readValidatedBody. An empty body reads as `{}`.
  */
-export async function readJsonBody<T>(event: H3Event, parse: (body: unknown) => T, maxBytes = MAX_BODY_BYTES): Promise<{ body: T, raw: Buffer }> {
+export async function readJsonBody<T>(event: H3Event, parse: (body: unknown) => T, maxBytes = MAX_API_BODY_BYTES): Promise<{ body: T, raw: Buffer }> {
   const raw = await readBody(event.node.req, maxBytes)
   if (raw.length === 0) return { body: parse({}), raw }
   if (!/^application\/json\s*(;|$)/i.test(getRequestHeader(event, 'content-type') ?? ''))

@@ -10,8 +10,9 @@ const buckets = new TokenBuckets()
 /**
  * Token buckets per client, counting events: a batch of N events costs N, and so does its replay
  * under the same Idempotency-Key. Agents are keyed by their token (one agent = one client
- * wherever it runs), everyone else by IP; NUXT_RATE_LIMIT_* set the rates. Over the limit: 429 +
- * Retry-After; a batch larger than the whole burst could never pass, so it is a 413 instead.
+ * wherever it runs), everyone else by client address (client-address.ts); NUXT_RATE_LIMIT_* set
+ * the rates. Over the limit: 429 + Retry-After; a batch larger than the whole burst could never
+ * pass, so it is a 413 instead.
  */
 export function limitSessionWrites(event: H3Event, role: Role, events = 1): void {
   const config = useRuntimeConfig().rateLimit
@@ -19,13 +20,13 @@ export function limitSessionWrites(event: H3Event, role: Role, events = 1): void
   if ((role === 'agent' || role === 'server') && credential)
     take(`agent:${hashSecret(credential)}`, { perSecond: Number(config.agentPerSecond), burst: Number(config.agentBurst) }, events)
   else
-    take(`ip:${clientAddress(event)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) }, events)
+    take(`ip:${clientAddress(event.node.req)}`, { perSecond: Number(config.perSecond), burst: Number(config.burst) }, events)
 }
 
-/** Creating sessions is limited per IP, per minute. */
+/** Creating sessions is limited per client address, per minute. */
 export function limitSessionCreation(event: H3Event): void {
   const perMinute = Number(useRuntimeConfig().rateLimit.createPerMinute)
-  take(`create:${clientAddress(event)}`, { perSecond: perMinute / 60, burst: perMinute })
+  take(`create:${clientAddress(event.node.req)}`, { perSecond: perMinute / 60, burst: perMinute })
 }
 
 function take(key: string, policy: BucketPolicy, cost = 1): void {
@@ -35,8 +36,4 @@ function take(key: string, policy: BucketPolicy, cost = 1): void {
   if (wait === 0) return
   const retryAfterSeconds = Math.max(1, Math.ceil(wait))
   throw new SessionError('rate_limited', `Too many requests: retry in ${retryAfterSeconds} s`, { retryAfterSeconds })
-}
-
-function clientAddress(event: H3Event): string {
-  return getRequestIP(event, { xForwardedFor: Boolean(useRuntimeConfig().trustProxy) }) ?? 'unknown'
 }

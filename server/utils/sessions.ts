@@ -1,11 +1,18 @@
 import { createHmac } from 'node:crypto'
+import type { H3Event } from 'h3'
 import { DemoAgents } from '../sessions/demo-agent'
+import { SessionError } from '../sessions/errors'
 import { StreamMaterializer } from '../sessions/materializer'
 import { SessionService } from '../sessions/service'
+import { ClientSlots } from '../streams/client-slots'
 
 let service: SessionService | undefined
 let materializer: StreamMaterializer | undefined
 let demoAgents: DemoAgents | undefined
+let demoSlots: ClientSlots | undefined
+
+/** When a client refused a demo run may try again (seconds): runs take minutes. */
+const DEMO_RETRY_AFTER_SECONDS = 30
 
 export function useMaterializer(): StreamMaterializer {
   materializer ??= new StreamMaterializer(useStreamStore())
@@ -26,6 +33,26 @@ export function useSessionService(): SessionService {
 export function useDemoAgents(): DemoAgents {
   demoAgents ??= new DemoAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch })
   return demoAgents
+}
+
+/**
+ * A slot for one more demo run of this client (NUXT_DEMO_MAX_RUNS_PER_CLIENT, else 429) within
+ * the server's cap (NUXT_DEMO_MAX_RUNS, else 503); the run frees it when it ends.
+ */
+export function takeDemoSlot(event: H3Event): () => void {
+  const config = useRuntimeConfig()
+  demoSlots ??= new ClientSlots(Number(config.demoMaxRunsPerClient), Number(config.demoMaxRuns))
+  const slot = demoSlots.take(clientAddress(event.node.req))
+  const retry = { retryAfterSeconds: DEMO_RETRY_AFTER_SECONDS }
+  if (slot === 'client') {
+    throw new SessionError('rate_limited', `This client already runs ${config.demoMaxRunsPerClient} demo agents, the most NUXT_DEMO_MAX_RUNS_PER_CLIENT allows: `
+      + `retry when one has finished (in ${DEMO_RETRY_AFTER_SECONDS} s)`, retry)
+  }
+  if (slot === 'server') {
+    throw new SessionError('busy', `The server already runs ${config.demoMaxRuns} demo agents, the most NUXT_DEMO_MAX_RUNS allows: `
+      + `retry in ${DEMO_RETRY_AFTER_SECONDS} s`, retry)
+  }
+  return slot
 }
 
 /** A placeholder origin: in-process requests only use the path. */
@@ -55,6 +82,7 @@ export function closeSessions(): void {
   demoAgents?.stopAll()
   materializer?.clear()
   demoAgents = undefined
+  demoSlots = undefined
   materializer = undefined
   service = undefined
 }

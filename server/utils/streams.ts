@@ -29,6 +29,8 @@ export function useStreamHttp(): StreamHttpHandler {
         // reconnect, so 1000 stalled readers cannot pin gigabytes.
         maxBufferedBytes: 4 * Number(config.streamsReadChunkBytes),
       },
+      maxLiveReads: { perClient: Number(config.streamsMaxLiveReadsPerClient), total: Number(config.streamsMaxLiveReads) },
+      clientOf: clientAddress,
       authorizeWrite: hasServerToken,
     })
   }

@@ -127,6 +127,42 @@ describe('steering', () => {
     expect(inputs).toEqual(['ls', 'git status', 'exit'])
   })
 
+  it('requestApproval with onTimeout decides by itself when nobody else does, and keeps writing', async () => {
+    const session = await createSession({ server: server.url })
+    const decision = await session.requestApproval({
+      title: 'Merge', timeoutMs: 50, onTimeout: { approved: true, reason: 'nobody decided', actor: 'auto-approver' },
+    })
+    expect(decision).toMatchObject({ approved: true, actor: 'auto-approver', reason: 'nobody decided' })
+    await session.text('after the decision')
+    await session.flush()
+    expect((await messagesOfType(server, session.id, 'chunk')).map(chunk => chunk.value!.text)).toEqual(['after the decision'])
+  })
+
+  it('requestApproval with onTimeout returns a collaborator\'s decision that landed first, and keeps writing', async () => {
+    // The collaborator rejects in the moment between the timeout and the agent's own decision
+    // reaching the server: the server refuses the second decision (409), the first one stands.
+    let sessionRef: Awaited<ReturnType<typeof createSession>> | undefined
+    const racingFetch: typeof fetch = async (input, init) => {
+      if (sessionRef && init?.method === 'POST' && String(init.body).includes('auto-approver')) {
+        const requestId = (JSON.parse(String(init.body)) as { data: { payload: { requestId: string } } }).data.payload.requestId
+        const response = await fetch(`${server.url}/api/sessions/${sessionRef.id}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-collaborator-key': keyOf(sessionRef.collaborateUrl) },
+          body: JSON.stringify({ channel: 'workflow', data: { type: 'approval:rejected', payload: { requestId, reason: 'not yet' } } }),
+        })
+        expect(response.status).toBe(200)
+      }
+      return fetch(input, init)
+    }
+    const session = sessionRef = await createSession({ server: server.url, fetch: racingFetch })
+    const decision = await session.requestApproval({ title: 'Merge', timeoutMs: 50, onTimeout: { approved: true, actor: 'auto-approver' } })
+    expect(decision).toMatchObject({ approved: false, reason: 'not yet' })
+    await session.text('still writing')
+    await session.flush()
+    const decisions = (await messagesOfType(server, session.id, 'workflow')).filter(event => event.value!.type !== 'approval:requested')
+    expect(decisions.map(event => event.value!.type)).toEqual(['approval:rejected'])
+  })
+
   it('attachSession learns the agent id from the server and follows from the tail', async () => {
     const created = await createSession({ server: server.url, agentId: 'attached-agent' })
     await typeAsCollaborator(server, created.id, keyOf(created.collaborateUrl), 'before attaching')

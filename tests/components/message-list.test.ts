@@ -43,9 +43,7 @@ describe('MessageList', () => {
 
   it('keeps the DOM bounded with 10,000 messages', async () => {
     const all = messages(10_000)
-    const started = performance.now()
     const wrapper = mount(MessageList, { props: { messages: all, pageSize: 40 } })
-    expect(performance.now() - started).toBeLessThan(2000)
     let rendered = wrapper.findAll('[data-testid="message"]')
     expect(rendered).toHaveLength(40)
     expect(rendered[39]!.attributes('data-turn')).toBe('9999')

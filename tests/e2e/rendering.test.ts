@@ -244,6 +244,40 @@ describe('the embed route', () => {
     await readmeScreenshot(page, 'embed-dark', { fullPage: true })
   })
 
+  it('writes only when its URL asks for interactive=1 and a listed origin frames it', { timeout: 90_000 }, async () => {
+    const session = await createSession(server, { title: 'Interactive embed' })
+    await publish(server, session, { channel: 'workflow', data: { type: 'approval:requested', payload: { title: 'Ship it?' }, actor: session.agentId } })
+    // Every embed URL here carries the collaborator key: holding it is not enough.
+    const embed = (extra: string) => `${server.url}/embed/sessions/${session.id}?panels=terminal,approvals&key=${encodeURIComponent(session.collaboratorKey)}${extra}`
+    const page = await e2e.newPage()
+    /** The embed's write controls once it is live (credentials are read once mounted, before that). */
+    const controls = async (frame: Frame) => {
+      await frame.locator('[data-testid="connection-status"][data-state="live"]').waitFor()
+      return { typing: await frame.getByTestId('terminal-input').isEnabled(), approving: await frame.getByTestId('approve').count() }
+    }
+    const framedBy = async (site: string, markup: string) => {
+      await page.goto(`${site}/?html=${encodeURIComponent(markup)}`)
+      return embeddedFrame(page)
+    }
+
+    // Asked for, on a listed origin: the collaborator can type and decide.
+    expect(await controls(await framedBy(parentOrigin, iframe(embed('&interactive=1'))))).toEqual({ typing: true, approving: 1 })
+    // Not asked for, on the same origin: read-only.
+    expect(await controls(await framedBy(parentOrigin, iframe(embed(''))))).toEqual({ typing: false, approving: 0 })
+    // Asked for, but the listed page withholds who it is (no Referer): read-only.
+    const withheld = iframe(embed('&interactive=1')).replace('<iframe ', '<iframe referrerpolicy="no-referrer" ')
+    expect(await controls(await framedBy(parentOrigin, withheld))).toEqual({ typing: false, approving: 0 })
+    // Asked for, opened as a page of its own rather than framed: read-only.
+    await page.goto(embed('&interactive=1'))
+    expect(await controls(page.mainFrame())).toEqual({ typing: false, approving: 0 })
+    // Asked for, on an origin that is not listed: nothing is shown at all.
+    await page.goto(`${strangerOrigin}/?src=${encodeURIComponent(embed('&interactive=1'))}`)
+    await page.waitForFunction(() => (window as unknown as { frameLoaded: boolean }).frameLoaded)
+    const strangers = page.frames().find(candidate => candidate !== page.mainFrame())!
+    expect(await strangers.getByTestId('terminal-input').count()).toBe(0)
+    expect(await strangers.evaluate(() => document.body?.innerText ?? '').catch(() => '')).not.toContain('Ship it?')
+  })
+
   it('allows framing by its origin list only, and the viewer page refuses all framing', { timeout: 60_000 }, async () => {
     const session = await createSession(server, { title: 'No framing' })
     await publish(server, session, { channel: 'chunks', data: { agentId: session.agentId, text: 'Not for frames.', turn: 1 } })
@@ -276,6 +310,42 @@ describe('the embed route', () => {
       expect(shown.messages, `${url} framed by ${site}`).toBe(0)
       expect(shown.text, `${url} framed by ${site}`).not.toContain('Not for frames.')
     }
+  })
+})
+
+describe('raw streams', () => {
+  it('an HTML stream opened in the browser — as a page or in another site\'s frame — is downloaded, never run', { timeout: 60_000 }, async () => {
+    const tag = randomUUID().slice(0, 8)
+    const markup = '<!doctype html><title>pwned</title><script>localStorage.setItem("pwned", "script"); fetch("/pwned-by-stream")</script>'
+      + '<img src=x onerror="localStorage.setItem(\'pwned\', \'img\')">'
+    const write = (path: string, type: string) => fetch(`${server.url}/v1/stream/${path}`, { method: 'PUT', headers: { 'content-type': type, 'authorization': `Bearer ${server.token}` }, body: markup })
+    expect((await write(`raw/page-${tag}`, 'text/html; charset=utf-8')).status).toBe(201)
+    expect((await write(`raw/text-${tag}`, 'text/plain')).status).toBe(201)
+    const url = `${server.url}/v1/stream/raw/page-${tag}?offset=-1`
+
+    const context = await e2e.newContext()
+    const requests: string[] = []
+    context.on('request', request => requests.push(request.url()))
+    // A link to the stream: Chromium downloads it instead of rendering it.
+    const page = await context.newPage()
+    const downloaded = page.waitForEvent('download')
+    await page.goto(url).catch(() => undefined)
+    expect((await downloaded).url()).toBe(url)
+    // Framed by another site (a rendered frame would have this origin's storage): downloaded too.
+    const framing = await context.newPage()
+    const frameDownloaded = framing.waitForEvent('download')
+    await framing.goto(`${strangerOrigin}/?src=${encodeURIComponent(url)}`)
+    expect((await frameDownloaded).url()).toBe(url)
+
+    // The same markup in a text stream opens as text, in a sandbox without an origin.
+    await page.goto(`${server.url}/v1/stream/raw/text-${tag}?offset=-1`)
+    expect(await page.evaluate(() => ({ origin: window.origin, text: document.body.innerText }))).toEqual({ origin: 'null', text: markup })
+
+    // Nothing ran: no mark in the app origin's storage, no request the script would have made.
+    const app = await context.newPage()
+    await app.goto(server.url)
+    expect(await app.evaluate(() => localStorage.getItem('pwned'))).toBeNull()
+    expect(requests.filter(request => request.includes('pwned'))).toEqual([])
   })
 })
 

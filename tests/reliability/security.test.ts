@@ -6,7 +6,7 @@ import type { CreatedSession } from '../../shared/sessions/api'
 import { nodeRequest } from '../support/http'
 import type { NodeResponse } from '../support/http'
 import type { TestServer } from '../support/server'
-import { api, as, createSession, postEvents, postPresence, publish, startSessionServer, streamMessages } from '../support/sessions'
+import { api, as, createSession, postEvents, postPresence, publish, startSessionServer, streamMessages, wrongSecret } from '../support/sessions'
 import { call, readAll } from '../support/streams'
 
 /**
@@ -54,7 +54,7 @@ describe('who may write where', () => {
     const before = await Promise.all(paths.map(path => readAll(server, path)))
     const credentials: Array<[string, Record<string, string>]> = [
       ['no credentials', {}],
-      ['a wrong bearer token', { authorization: `Bearer ${SERVER_TOKEN.slice(0, -1)}X` }],
+      ['a wrong bearer token', { authorization: `Bearer ${wrongSecret(SERVER_TOKEN)}` }],
       ['the agent token', { authorization: `Bearer ${session.agentToken}` }],
       ['the collaborator key as bearer', { authorization: `Bearer ${session.collaboratorKey}` }],
       ['the collaborator key header', { 'x-collaborator-key': session.collaboratorKey }],
@@ -314,10 +314,11 @@ describe('with NUXT_STREAMS_CORS_ORIGIN and small NUXT_RATE_LIMIT_* values', () 
     limited = await startSessionServer({
       env: {
         NUXT_STREAMS_CORS_ORIGIN: 'https://app.example',
-        // Slow refills, so a slow test machine cannot earn a client a token mid-test.
-        NUXT_RATE_LIMIT_PER_SECOND: '0.5',
+        // Slow refills (one token per 5 s), so a slow test machine cannot earn a client a token
+        // between the requests that must be refused.
+        NUXT_RATE_LIMIT_PER_SECOND: '0.2',
         NUXT_RATE_LIMIT_BURST: '3',
-        NUXT_RATE_LIMIT_AGENT_PER_SECOND: '0.5',
+        NUXT_RATE_LIMIT_AGENT_PER_SECOND: '0.2',
         NUXT_RATE_LIMIT_AGENT_BURST: '3',
         NUXT_RATE_LIMIT_CREATE_PER_MINUTE: '2',
       },

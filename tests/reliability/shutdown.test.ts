@@ -80,17 +80,20 @@ describe('SIGTERM', () => {
     for (let waited = 0; !sseUpToDate && waited < 5000; waited += 10) await new Promise(resolve => setTimeout(resolve, 10))
 
     // Writes in flight: slow chunked uploads, half sent before the signal, the rest after it.
+    // `Expect: 100-continue` makes the server say when it has taken each request in hand.
+    const expectContinue = { expect: '100-continue' }
     const protocolUpload = openRequest(server.url, '/v1/stream/shutdown/log', {
       method: 'POST',
-      headers: { ...json, 'authorization': `Bearer ${server.token}`, 'producer-id': 'slow', 'producer-epoch': '0', 'producer-seq': '0' },
+      headers: { ...json, ...expectContinue, 'authorization': `Bearer ${server.token}`, 'producer-id': 'slow', 'producer-epoch': '0', 'producer-seq': '0' },
     })
     const sessionUpload = openRequest(server.url, `/api/sessions/${session.id}/events`, {
       method: 'POST',
-      headers: { ...json, ...as('agent', session, server) },
+      headers: { ...json, ...expectContinue, ...as('agent', session, server) },
     })
+    const taken = Promise.all([protocolUpload, sessionUpload].map(upload => new Promise(resolve => upload.request.once('continue', resolve))))
     protocolUpload.request.write('[{"n":2},')
     sessionUpload.request.write('{"channel":"terminal","data":{"type":"output",')
-    await new Promise(resolve => setTimeout(resolve, 200)) // the server has started reading both bodies
+    await taken
 
     const signalledAt = Date.now()
     const exited = server.stop()

@@ -27,12 +27,15 @@ beforeEach(() => {
   calls.length = 0
 })
 
+/** A character other than `char`: a guess built with it differs from the secret whatever the secret is. */
+const other = (char: string | undefined) => (char === 'x' ? 'y' : 'x')
+
 /** Guesses that differ from `secret` early, late, in length, or not at all. */
 function guesses(secret: string): Array<[string, boolean]> {
   return [
     [secret, true],
-    [`x${secret.slice(1)}`, false],
-    [`${secret.slice(0, -1)}x`, false],
+    [`${other(secret[0])}${secret.slice(1)}`, false],
+    [`${secret.slice(0, -1)}${other(secret.at(-1))}`, false],
     [secret.slice(0, -1), false],
     [`${secret}x`, false],
     [secret.repeat(3), false],

@@ -1,4 +1,5 @@
 import { afterAll, expect, it } from 'vitest'
+import { seededRandom } from '../support/random'
 import { startServer } from '../support/server'
 import type { TestServer } from '../support/server'
 import { call, readAll, streamUrl } from '../support/streams'
@@ -7,7 +8,7 @@ import { call, readAll, streamUrl } from '../support/streams'
  * Appends acknowledged before kill -9 are all present, once, after restart.
  *
  * Concurrent writers append JSON batches to one stream until the server is SIGKILLed at a
- * random moment; every 2xx is recorded as an acknowledgement. After the restart the stream
+ * moment drawn from a seeded plan; every 2xx is recorded as an acknowledgement. After the restart the stream
  * must hold every acknowledged message exactly once, each writer's messages in send order,
  * no message twice, and every batch whole or not at all. Idempotent producers then retry their
  * one unacknowledged batch with the same (epoch, seq): 204 if it had committed, 200 if not.
@@ -22,6 +23,10 @@ const CYCLES = 5
 const MIN_ACKS = 200
 const MAX_ACKS = 700
 const REQUEST_TIMEOUT_MS = 10_000
+/** Batch sizes, padding and kill points: a fixed, printed plan. */
+const random = seededRandom('crash', 20_261_126)
+/** Drawn before any batch, so the writers' concurrent draws cannot shift it. */
+const KILL_AFTER = Array.from({ length: CYCLES }, () => MIN_ACKS + Math.floor(random() * (MAX_ACKS - MIN_ACKS)))
 
 interface Message {
   w: string
@@ -56,12 +61,12 @@ let server: TestServer | undefined
 afterAll(() => server?.stop())
 
 function newBatch(writer: Writer): Batch {
-  const size = 1 + Math.floor(Math.random() * 5)
+  const size = 1 + Math.floor(random() * 5)
   const messages: Message[] = []
   for (let i = 0; i < size; i++) {
     const n = writer.nextN++
     // Varying sizes so batches are not all alike on disk.
-    messages.push({ w: writer.name, n, id: `${writer.name}:${n}`, pad: 'x'.repeat(Math.floor(Math.random() * 200)) })
+    messages.push({ w: writer.name, n, id: `${writer.name}:${n}`, pad: 'x'.repeat(Math.floor(random() * 200)) })
   }
   return { ids: messages.map(m => m.id), body: JSON.stringify(messages) }
 }
@@ -123,11 +128,11 @@ async function runWriter(server: TestServer, writer: Writer, phase: Phase, victi
   }
 }
 
-/** All writers append concurrently until the server is SIGKILLed after a random number of acks. */
-async function writeUntilKilled(server: TestServer, writers: Writer[], victim: Writer): Promise<Phase> {
+/** All writers append concurrently until the server is SIGKILLed after `killAfter` acks. */
+async function writeUntilKilled(server: TestServer, writers: Writer[], victim: Writer, killAfter: number): Promise<Phase> {
   const phase: Phase = {
     acks: 0,
-    killAfter: MIN_ACKS + Math.floor(Math.random() * (MAX_ACKS - MIN_ACKS)),
+    killAfter,
     unexpected: [],
     kill() {
       phase.killing ??= server.kill()
@@ -179,7 +184,7 @@ it('keeps every append acknowledged before kill -9, exactly once, across repeate
   const producers = writers.filter(w => w.producer)
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     const victim = producers[cycle % producers.length]!
-    const phase = await writeUntilKilled(server, writers, victim)
+    const phase = await writeUntilKilled(server, writers, victim, KILL_AFTER[cycle - 1]!)
     await server.restart()
     const context = `cycle ${cycle} (killed after ${phase.acks} acks)`
     const messages = await readMessages(server)

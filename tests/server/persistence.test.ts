@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../support/server'
 import type { TestServer } from '../support/server'
+import { seededBytes, seededRandom } from '../support/random'
 import { STREAM_PREFIX, call, headStatus, readAll } from '../support/streams'
 import type { SimpleResponse } from '../support/streams'
 
@@ -14,6 +15,8 @@ import type { SimpleResponse } from '../support/streams'
 const JSON_TYPE = 'application/json'
 const TEXT_TYPE = 'text/plain'
 const BINARY_TYPE = 'application/octet-stream'
+/** Arbitrary binary payloads, the same every run. */
+const random = seededRandom('persistence', 20_261_126)
 
 const PATHS = {
   json: 'persist/json',
@@ -66,7 +69,7 @@ async function seed(server: TestServer): Promise<Fixture> {
     tail: {},
     middle: {},
     producerA: { id: 'writer-a', epoch: 3, seq: 2, body: '[{"p":"a","k":3}]' },
-    producerB: { id: 'writer-b', epoch: 0, seq: 1, body: randomBytes(10) },
+    producerB: { id: 'writer-b', epoch: 0, seq: 1, body: seededBytes(random, 10) },
     // Millisecond precision, so the round trip through HEAD can be compared exactly.
     expiresAt: new Date(Date.now() + 2 * 3600_000).toISOString(),
   }
@@ -105,8 +108,8 @@ async function seed(server: TestServer): Promise<Fixture> {
   // A binary stream with an absolute expiry: every byte value, a large append, Stream-Seq, a producer.
   const binary = { 'content-type': BINARY_TYPE }
   const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
-  const large = randomBytes(100_000)
-  const first = randomBytes(1_000)
+  const large = seededBytes(random, 100_000)
+  const first = seededBytes(random, 1_000)
   await expectStatus(put(PATHS.binary, { ...binary, 'stream-expires-at': fixture.expiresAt }), 201)
   fixture.middle.binary = nextOffset(await expectStatus(post(PATHS.binary, { ...binary, 'stream-seq': 'b-001' }, allBytes), 204))
   await expectStatus(post(PATHS.binary, { ...binary, 'stream-seq': 'b-002' }, large), 204)

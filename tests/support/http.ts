@@ -1,6 +1,7 @@
-import { request as httpRequest } from 'node:http'
-import type { Agent, IncomingHttpHeaders } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
+import type { Agent, IncomingHttpHeaders, Server } from 'node:http'
 import { connect } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 /**
  * HTTP below fetch, for what fetch cannot do: choose the client's source address (per-client
@@ -60,6 +61,87 @@ export function openRequest(base: string, path: string, init: NodeRequest = {}) 
   return { request, response }
 }
 
+/** A request to send as raw bytes with `encodeRequest`: nothing is normalised or checked. */
+export interface RawRequest {
+  method: string
+  /** Sent verbatim on the request line. */
+  path: string
+  headers: Record<string, string>
+  body: Buffer
+  /** Send the body chunked instead of with Content-Length. */
+  chunked: boolean
+  /** Ask the server to close the connection after its answer (`Connection: close`); default true. */
+  close?: boolean
+}
+
+/**
+ * The bytes of one HTTP/1.1 request to `base`. Header values lose their line breaks (a header
+ * cannot smuggle a second one), but are otherwise sent as given, even where they contradict the
+ * framing this adds (a fuzzed Content-Length next to Transfer-Encoding: chunked).
+ */
+export function encodeRequest(base: string, request: RawRequest): Buffer {
+  const lines = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${new URL(base).host}`]
+  if (request.close !== false) lines.push('Connection: close')
+  for (const [name, value] of Object.entries(request.headers)) lines.push(`${name}: ${value.replace(/[\r\n]/g, ' ')}`)
+  if (request.chunked) lines.push('Transfer-Encoding: chunked')
+  else if (request.body.length > 0 || ['POST', 'PUT'].includes(request.method)) lines.push(`Content-Length: ${request.body.length}`)
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8')
+  if (!request.chunked) return Buffer.concat([head, request.body])
+  const parts = request.body.length > 0 ? [Buffer.from(`${request.body.length.toString(16)}\r\n`), request.body, Buffer.from('\r\n')] : []
+  return Buffer.concat([head, ...parts, Buffer.from('0\r\n\r\n')])
+}
+
+let parserProbe: Promise<{ server: Server, port: number, outcomes: Map<number, (valid: boolean) => void> }> | undefined
+
+/**
+ * Whether Node's HTTP parser — the server's own — takes `bytes` as well-framed requests, each
+ * read to its end: they go to a throwaway server in this process that reads every body and
+ * notes any parse error. A request the parser refuses (Content-Length next to
+ * Transfer-Encoding, a bad chunk size, …) may be answered with a bare 400 or a hung-up
+ * connection before the application sees it; every other request must get the application's answer.
+ */
+export async function framingIsValid(bytes: Buffer): Promise<boolean> {
+  parserProbe ??= new Promise((resolve) => {
+    const outcomes = new Map<number, (valid: boolean) => void>()
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => res.end())
+    })
+    const verdicts = new WeakMap<Socket, { requests: number, complete: number, refused: boolean }>()
+    server.on('connection', (socket) => {
+      const verdict = { requests: 0, complete: 0, refused: false }
+      verdicts.set(socket, verdict)
+      const port = socket.remotePort!
+      socket.on('close', () => outcomes.get(port)?.(!verdict.refused && verdict.requests > 0 && verdict.complete === verdict.requests))
+    })
+    server.on('request', (req) => {
+      const verdict = verdicts.get(req.socket)!
+      verdict.requests++
+      req.on('end', () => verdict.complete++)
+    })
+    server.on('clientError', (_error, socket: Socket) => {
+      verdicts.get(socket)!.refused = true
+      socket.destroy()
+    })
+    server.unref()
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, outcomes }))
+  })
+  const { port, outcomes } = await parserProbe
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.on('connect', () => {
+      const local = socket.localPort!
+      outcomes.set(local, (valid) => {
+        outcomes.delete(local)
+        resolve(valid)
+      })
+      socket.end(bytes)
+    })
+    socket.on('error', () => {})
+    socket.resume()
+  })
+}
+
 export interface RawExchange {
   /** 0 when the server closed the connection without an answer. */
   status: number
@@ -74,7 +156,17 @@ export interface RawExchange {
  * complete — the body is not waited for, so live reads (SSE) and large bodies cost nothing.
  * The connection is then dropped. Status 0: the server hung up without answering.
  */
-export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, options: { halfClose?: boolean } = {}): Promise<RawExchange> {
+export interface RawExchangeOptions {
+  /** Half-close after sending: "that was all" (see below). */
+  halfClose?: boolean
+  /**
+   * Send the bytes in pieces of this size, one per turn of the event loop, as a client whose
+   * upload is still under way when the answer comes; writing stops once the answer is in.
+   */
+  pieceBytes?: number
+}
+
+export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, options: RawExchangeOptions = {}): Promise<RawExchange> {
   const url = new URL(base)
   return new Promise((resolve, reject) => {
     const socket = connect({ host: url.hostname, port: Number(url.port) })
@@ -114,6 +206,17 @@ export function rawExchange(base: string, bytes: Buffer, timeoutMs = 10_000, opt
     // Half-closing says "that was all": a server waiting for the rest of an incomplete request
     // then answers (or hangs up) instead of waiting for its header timeout.
     if (options.halfClose) socket.end(bytes)
-    else socket.write(bytes)
+    else if (options.pieceBytes === undefined) socket.write(bytes)
+    else {
+      const pieceBytes = options.pieceBytes
+      let sent = 0
+      const sendPiece = () => {
+        if (settled || sent >= bytes.length) return
+        socket.write(bytes.subarray(sent, sent + pieceBytes))
+        sent += pieceBytes
+        setImmediate(sendPiece)
+      }
+      socket.once('connect', sendPiece)
+    }
   })
 }

@@ -7,10 +7,15 @@ import { readAll } from './streams'
 
 /**
  * Defaults for session tests: no seeded demo session (it would write into lists and agent
- * streams), and rate limits far above what a test sends from one address (they have tests of their own).
+ * streams), and rate limits and caps (live reads, demo runs) far above what a test sends from
+ * one address (they have tests of their own).
  */
 export const SESSION_TEST_ENV: Record<string, string> = {
   NUXT_SEED_DEMO: 'false',
+  NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: '1000000',
+  NUXT_STREAMS_MAX_LIVE_READS: '1000000',
+  NUXT_DEMO_MAX_RUNS_PER_CLIENT: '1000000',
+  NUXT_DEMO_MAX_RUNS: '1000000',
   NUXT_RATE_LIMIT_PER_SECOND: '1000000',
   NUXT_RATE_LIMIT_BURST: '1000000',
   NUXT_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
@@ -78,6 +83,11 @@ export function as(role: Role, session: CreatedSession, server: TestServer): Rec
     case 'agent': return { authorization: `Bearer ${session.agentToken}` }
     case 'server': return asServer(server)
   }
+}
+
+/** A credential that is wrong whatever the right one is: its last character changed. */
+export function wrongSecret(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`
 }
 
 /** POST /api/sessions; `headers` (e.g. asServer) for an agent id another session registered too. */

@@ -5,7 +5,7 @@ import type {
 } from '../../../shared/sessions/channels'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
 import type { BackoffSchedule } from '../../../utils/backoff'
-import { ApprovalTimeoutError, SessionClosedError, ValidationError } from './errors'
+import { ApprovalTimeoutError, ConflictError, SessionClosedError, ValidationError } from './errors'
 import { callApi, formatPath, normalizeServer, sessionPath } from './http'
 import type { Transport } from './http'
 import { randomId } from './random'
@@ -87,6 +87,11 @@ export interface ApprovalRequestOptions {
   payload?: Record<string, Json>
   /** Give up after this many ms with an ApprovalTimeoutError. Default: wait for ever. */
   timeoutMs?: number
+  /**
+   * Decide by itself when `timeoutMs` passes, instead of rejecting. A collaborator who decides at
+   * the same moment wins (the server accepts one decision per request): theirs is returned.
+   */
+  onTimeout?: { approved: boolean, reason?: string, actor?: string }
   signal?: AbortSignal
 }
 
@@ -338,8 +343,11 @@ export class AgentSession {
         },
       })
       if (options.timeoutMs !== undefined) {
-        const timer = setTimeout(() => this.approvals.get(requestId)?.reject(new ApprovalTimeoutError(
-          `No decision on "${options.title}" within ${options.timeoutMs} ms; the request stays open in the viewer`, requestId, this.id)), options.timeoutMs)
+        const onTimeout = options.onTimeout
+        const timer = setTimeout(() => onTimeout
+          ? this.decideUnlessDecided(requestId, onTimeout).catch(error => this.approvals.get(requestId)?.reject(error))
+          : this.approvals.get(requestId)?.reject(new ApprovalTimeoutError(
+              `No decision on "${options.title}" within ${options.timeoutMs} ms; the request stays open in the viewer`, requestId, this.id)), options.timeoutMs)
         cleanups.push(() => clearTimeout(timer))
       }
       if (options.signal) {
@@ -351,6 +359,32 @@ export class AgentSession {
     })
     await this.workflow('approval:requested', payload, { id: requestId })
     return decided
+  }
+
+  /**
+   * Posts a decision outside the write queue, where a refusal would stop every later write: a
+   * 409 means a collaborator decided first, and their decision reaches the follower like ours would.
+   */
+  private async decideUnlessDecided(requestId: string, decision: NonNullable<ApprovalRequestOptions['onTimeout']>): Promise<void> {
+    await this.flush()
+    const payload: Record<string, Json> = { requestId }
+    if (decision.reason !== undefined) payload.reason = decision.reason
+    const data: Record<string, Json> = { type: decision.approved ? 'approval:approved' : 'approval:rejected', payload, timestamp: now() }
+    if (decision.actor !== undefined) data.actor = decision.actor
+    try {
+      await callApi(this.transport, {
+        method: 'POST',
+        path: sessionPath(this.id, 'events'),
+        body: { channel: 'workflow', data },
+        bearer: this.agentToken,
+        idempotencyKey: randomId(),
+        sessionId: this.id,
+        action: 'Deciding an approval on timeout',
+      })
+    }
+    catch (error) {
+      if (!(error instanceof ConflictError) || error.code === 'ended') throw error
+    }
   }
 
   /**

@@ -7,7 +7,7 @@ const DemoBodySchema = z.strictObject({
   speed: z.number().min(0.1).max(50).default(1),
 })
 
-/** Runs the scripted demo agent on this session (agent token). */
+/** Runs the scripted demo agent on this session (agent token), within the demo caps. */
 export default defineApiHandler(async (event) => {
   const { id, service, role } = sessionWriteContext(event)
   assertCanManage(role, 'Starting the demo agent')
@@ -16,7 +16,9 @@ export default defineApiHandler(async (event) => {
   if (session.status === 'ended') throw new SessionError('ended', 'Session has ended')
   // The role check above means the request carried the agent or the server token: the demo publishes with it.
   const token = sessionCredentials(event).bearer!
-  const started = useDemoAgents().start({ sessionId: id, token, agentId: session.agentId }, { speed: body.speed })
+  const slot = takeDemoSlot(event)
+  const started = useDemoAgents().start({ sessionId: id, token, agentId: session.agentId }, { speed: body.speed, onEnd: slot })
+  if (!started) slot()
   setResponseStatus(event, started ? 202 : 200)
   return { ok: true, running: true, started }
 })
