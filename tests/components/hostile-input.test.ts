@@ -3,8 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type Component, createSSRApp, h } from 'vue'
 import { renderToString } from 'vue/server-renderer'
 import { parseExpiry } from '../../server/streams/request'
-import { normalizeContentType } from '../../server/streams/content-type'
+import { isInertContentType, normalizeContentType } from '../../server/streams/content-type'
 import { dataEvent } from '../../server/streams/sse'
+import { clientKey } from '../../server/utils/client-address'
 import { CreateSessionBodySchema, PresenceBodySchema } from '../../shared/sessions/api'
 import { SessionEventSchema } from '../../shared/sessions/channels'
 import AnsiText from '../../components/session/AnsiText.vue'
@@ -92,6 +93,8 @@ describe('every other parser of user or agent text stays linear', () => {
     ['presence schema: avatar URL', () => PresenceBodySchema.safeParse({ userId: 'u', action: 'join', avatarUrl: `https://a.b/${fill('a.', N)}` })],
     ['session schema: title', () => CreateSessionBodySchema.safeParse({ title: `${' '.repeat(N - 1)}a` })],
     ['stream Content-Type', () => { try { normalizeContentType(`text/plain${fill(';a=b', N)}`) } catch {} }],
+    ['stream content type: inert or not', () => [isInertContentType(`application/${fill('a.', N)}`), isInertContentType(`audio/${fill('a+', N)}!`)]],
+    ['client address from X-Forwarded-For', () => [clientKey(`${fill('1:', N)}x`), clientKey(fill('1234::', N)), clientKey(`${fill('1.', N)}1`)]],
     ['stream Expires-At', () => { try { parseExpiry({ 'stream-expires-at': `2026-01-01T00:00:00.${'1'.repeat(N - 30)}` }) } catch {} }],
     ['SSE frame of a text stream', () => dataEvent({ json: false, contentType: 'text/plain' } as Parameters<typeof dataEvent>[0], [Buffer.from(fill('\r\n\r', N))])],
   ]
