@@ -7,7 +7,7 @@ import type {
   SessionSnapshot, SessionSummary, UpdateSessionBody, WriteResult,
 } from '#shared/sessions/api'
 import { SessionEventSchema } from '#shared/sessions/channels'
-import type { Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
+import type { Channel, Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
 import { nextPresence } from '#shared/sessions/presence'
 import { hasEntity } from '#shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#shared/sessions/selectors'
@@ -70,7 +70,7 @@ interface Replay {
   createdAt: number
 }
 
-/** Who a collaborator's decision is attributed to; empty when they did not prove a presence identity. */
+/** Who a collaborator's decision or prompt is attributed to; empty when they did not prove a presence identity. */
 interface Author {
   actor?: string
   actorId?: string
@@ -237,8 +237,8 @@ export class SessionService {
   publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): WriteResult {
     const session = this.requireSession(sessionId)
     const now = this.now()
-    // Only decisions carry an actor: other writes neither need nor check a presence key.
-    const author = role === 'collaborator' && inputs.some(input => input.channel === 'workflow') ? this.authorOf(sessionId, presenceKey) : undefined
+    // Only decisions and prompts carry an actor: other writes neither need nor check a presence key.
+    const author = role === 'collaborator' && inputs.some(input => ATTRIBUTED.has(input.channel)) ? this.authorOf(sessionId, presenceKey) : undefined
     const events = inputs.map(input => completeEvent(session.id, input, new Date(now).toISOString(), author))
     // Permission first: replaying a key is no way around the capability rules.
     const agentIds = this.agentIdsOf(sessionId)
@@ -454,7 +454,7 @@ export class SessionService {
       seenInBatch.add(identity)
       const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, isPresence ? 'agent' : writer)
       add(isPresence ? presencePath : mainPath, change)
-      if ('agentId' in event.data) add(agentStreamPath(event.data.agentId), change)
+      if ('agentId' in event.data && event.data.agentId !== undefined) add(agentStreamPath(event.data.agentId), change)
       if (event.channel === 'agentState' && event.data.agentId === session.agentId) agentStatus = event.data.status
     }
     for (const path of batches.keys()) {
@@ -582,6 +582,9 @@ export class SessionService {
   }
 }
 
+/** Channels whose records name who wrote them: a collaborator's are attributed by the server. */
+const ATTRIBUTED: ReadonlySet<Channel> = new Set<Channel>(['workflow', 'prompts'])
+
 function assertActive(session: SessionRow): void {
   if (session.status === 'ended') throw new SessionError('ended', 'Session has ended: it accepts no further events')
 }
@@ -603,7 +606,7 @@ function completeEvent(sessionId: string, input: SessionEventInput, timestamp: s
     data.timestamp ??= timestamp
     if (input.channel !== 'agentState') data.id ??= randomUUID()
   }
-  if (author && input.channel === 'workflow') {
+  if (author && ATTRIBUTED.has(input.channel)) {
     delete data.actor
     delete data.actorId
     Object.assign(data, author)
