@@ -146,6 +146,7 @@ export class SessionService {
         taskId: body.taskId ?? null,
         agentId,
         public: body.public ?? false,
+        builtinAgent: body.agent ?? null,
         agentTokenHash: hashSecret(agentToken),
         collaboratorKeyHash: hashSecret(collaboratorKey),
         createdAt: now,
@@ -350,6 +351,16 @@ export class SessionService {
         if (!(error instanceof StreamError)) throw error
       }
     }
+  }
+
+  /** Active sessions the built-in AI agent serves that hold a prompt without a finished answer. */
+  sessionsAwaitingAi(): SessionRow[] {
+    const rows = this.db.select().from(sessions).where(and(eq(sessions.builtinAgent, 'ai'), eq(sessions.status, 'active'))).all()
+    return rows.filter((row) => {
+      const { state } = this.materializer.get(sessionStreamPath(row.id))
+      const finished = new Set(state.answers.filter(answer => answer.status !== 'running').map(answer => answer.id))
+      return state.prompts.some(prompt => !finished.has(prompt.id))
+    })
   }
 
   requireSession(sessionId: string): SessionRow {
@@ -557,6 +568,7 @@ export class SessionService {
       participantsOnline,
       agentStatus: row.agentStatus,
       public: row.public,
+      builtinAgent: row.builtinAgent,
       tailOffset: this.tailOffset(sessionStreamPath(row.id)),
       url: `/sessions/${row.id}`,
     }

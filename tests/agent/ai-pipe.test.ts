@@ -2,6 +2,7 @@ import { attachSession } from '@durable-sessions/agent'
 import { answerPrompts, pipeToSession, sessionUIMessages } from '@durable-sessions/agent/ai'
 import { SessionChatTransport } from '@durable-sessions/agent/chat'
 import { MaterializedState } from '@durable-streams/state'
+import type { ModelMessage } from 'ai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
 import type { Answer } from '../../shared/sessions/channels'
@@ -185,7 +186,7 @@ describe('pipeToSession', () => {
 })
 
 /** The scripted coding model, answering with a line that names the prompt. */
-async function codingAnswerFor(text: string, messages: Parameters<typeof codingAnswer>[0], signal: AbortSignal) {
+async function codingAnswerFor(text: string, messages: ModelMessage[], signal: AbortSignal) {
   const { streamText } = await import('ai')
   const { scriptedModel } = await import('../support/ai')
   return streamText({ model: scriptedModel([[{ text: `Answering “${text}”.` }]], { delayMs: 5 }), messages, abortSignal: signal })

@@ -1,10 +1,9 @@
 import { readUIMessageStream, stepCountIs, streamText, tool } from 'ai'
-import type { UIMessage, UIMessageChunk } from 'ai'
+import type { ModelMessage, UIMessage, UIMessageChunk } from 'ai'
 import { z } from 'zod'
 import type { CreatedSession } from '../../shared/sessions/api'
 import type { TestServer } from './server'
 import { api, as, joinPresence, withPresenceKey } from './sessions'
-// @ts-expect-error plain ESM shared with the built server, without types
 import { scriptedModel as untypedScriptedModel } from './ai-scenarios.mjs'
 
 /** Helpers for the AI SDK adapters' tests: a scripted coding answer, collaborators, chunk streams. */
@@ -37,7 +36,7 @@ export const codingTools = {
   read_file: tool({ inputSchema: z.object({ path: z.string() }), execute: async ({ path }) => ({ path, lines: 42 }) }),
   run_tests: tool({
     inputSchema: z.object({ filter: z.string() }),
-    execute: async () => {
+    execute: async (): Promise<{ passed: number }> => {
       throw new Error('1 test failed: expected 1800, got 1799')
     },
   }),
@@ -45,7 +44,7 @@ export const codingTools = {
 }
 
 /** streamText on the scripted coding model: what an agent's `respond` returns. */
-export function codingAnswer(messages: Parameters<typeof streamText>[0]['messages'], delayMs = 0, signal?: AbortSignal) {
+export function codingAnswer(messages: ModelMessage[], delayMs = 0, signal?: AbortSignal) {
   return streamText({
     model: scriptedModel(CODING_STEPS, { delayMs }),
     messages,

@@ -29,6 +29,8 @@ export interface AnswerPromptsOptions {
 export interface PromptAnswerer {
   /** Stops following and aborts the answer in progress; what was published stays. */
   stop: () => void
+  /** Resolves once it has stopped: stop(), or the session ended or was deleted. */
+  done: Promise<void>
 }
 
 /**
@@ -82,7 +84,7 @@ export function answerPrompts(session: AgentSession, options: AnswerPromptsOptio
     try {
       const messages = await convertToModelMessages(uiMessages, { ignoreIncompleteToolCalls: true })
       const source = await settings.respond({ prompt, uiMessages, messages, signal: controller.signal })
-      const result = await pipeToSession(session, source, { promptId: prompt.id, state, maxSteps: settings.maxSteps })
+      const result = await pipeToSession(session, source, { promptId: prompt.id, state, maxSteps: settings.maxSteps, signal: controller.signal })
       if (result.status === 'error') settings.onError?.(new Error(result.error), prompt)
     }
     catch (error) {
@@ -96,7 +98,7 @@ export function answerPrompts(session: AgentSession, options: AnswerPromptsOptio
     await caughtUp()
   }
 
-  void (async () => {
+  const done = (async () => {
     const agentId = session.agentId ?? (await session.snapshot()).session.agentId
     while (!controller.signal.aborted) {
       const prompt = offset ? next(agentId) : undefined
@@ -108,7 +110,7 @@ export function answerPrompts(session: AgentSession, options: AnswerPromptsOptio
     }
   })().catch(() => controller.abort()).finally(stopReading)
 
-  return { stop: () => controller.abort() }
+  return { stop: () => controller.abort(), done }
 }
 
 function aborted(signal: AbortSignal): Promise<void> {

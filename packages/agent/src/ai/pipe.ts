@@ -23,6 +23,11 @@ export interface PipeOptions {
   state?: SessionState
   /** The steps the model may take (`stopWhen: stepCountIs(n)`): the agent's progress is step ÷ maxSteps. */
   maxSteps?: number
+  /**
+   * The signal the source was started with (`abortSignal`): once it aborts, the answer is left
+   * running as it stands, to be continued (a server shutting down), rather than marked failed.
+   */
+  signal?: AbortSignal
 }
 
 export interface PendingApproval {
@@ -32,8 +37,11 @@ export interface PendingApproval {
 }
 
 export interface PipeResult {
-  /** `waiting`: the model asked for approvals; the answer goes on once they are decided. */
-  status: 'complete' | 'error' | 'waiting'
+  /**
+   * `waiting`: the model asked for approvals; the answer goes on once they are decided.
+   * `stopped`: `signal` aborted; the answer stays running, to be continued.
+   */
+  status: 'complete' | 'error' | 'waiting' | 'stopped'
   approvals: PendingApproval[]
   error?: string
 }
@@ -113,6 +121,7 @@ class AnswerPipe {
     catch (error) {
       this.error ??= error instanceof Error ? error.message : String(error)
     }
+    if (this.options.signal?.aborted) return { status: 'stopped', approvals: [] }
     this.startRunning()
     if (this.error !== undefined) {
       this.publishAnswer('error')
