@@ -9,7 +9,7 @@ import type { Answer } from '../../shared/sessions/channels'
 import { applyChange, createSessionState } from '../../shared/sessions/reducer'
 import { CODING_TEXT, codingAnswer, decide, joinAsCollaborator, memoryStorage, prompt, textOf } from '../support/ai'
 import type { TestServer } from '../support/server'
-import { createSession, eventually, snapshot, startSessionServer, streamMessages } from '../support/sessions'
+import { api, createSession, eventually, snapshot, startSessionServer, streamMessages } from '../support/sessions'
 
 /**
  * The server side of an AI SDK agent: the real streamText on the AI SDK's test model, piped into
@@ -160,6 +160,31 @@ describe('answerPrompts with streamText', () => {
     finally {
       answerer.stop()
       agent.detach()
+    }
+  })
+
+  it('in a session of two agents, answers prompts to nobody with the session\'s agent and prompts to the other with it', async () => {
+    const session = await createSession(server, { agentIds: [`lead${++sessions}`, `helper${sessions}`] })
+    const [lead, helper] = session.agentIds
+    const ada = await joinAsCollaborator(server, session, 'Ada')
+    const answerers = [lead!, helper!].map((agentId) => {
+      const agent = attachSession({ server: server.url, sessionId: session.id, agentToken: session.agentToken, agentId })
+      return { agent, answerer: answerPrompts(agent, ({ messages, signal }) => codingAnswerFor(agentId, messages, signal)) }
+    })
+    try {
+      await prompt(server, session, ada, 'anyone', 'p1')
+      const response = await api(server, 'POST', `/api/sessions/${session.id}/events`, { json: { channel: 'prompts', data: { id: 'p2', text: 'helper only', agentId: helper } }, headers: ada.headers })
+      expect(response.status).toBe(200)
+      await Promise.all([answerOf(session, 'p1', 'complete'), answerOf(session, 'p2', 'complete')])
+      const state = (await snapshot(server, session.id)).state
+      expect(state.answers.map(answer => [answer.id, answer.agentId])).toEqual([['p1', lead], ['p2', helper]])
+      expect(sessionUIMessages(state).filter(message => message.role === 'assistant').map(textOf)).toEqual([`Answering “${lead}”.`, `Answering “${helper}”.`])
+    }
+    finally {
+      for (const { agent, answerer } of answerers) {
+        answerer.stop()
+        agent.detach()
+      }
     }
   })
 })

@@ -35,7 +35,7 @@ export interface PromptAnswerer {
 
 /**
  * Makes an agent answer the session's prompts: it follows the session from its start, and
- * answers each prompt addressed to it (or to no agent in particular) once, in stream order,
+ * answers each prompt addressed to it (or to no agent, if it is the session's agent) once, in stream order,
  * with `respond` piped into the session (pipeToSession). When the model asks for approvals it
  * waits for the collaborators' decisions in the session, then calls `respond` again with them
  * in the messages, and the answer goes on. After a restart it picks up where it stood: finished
@@ -66,11 +66,12 @@ export function answerPrompts(session: AgentSession, options: AnswerPromptsOptio
     while (!controller.signal.aborted && session.offset !== undefined && offset < session.offset) await Promise.race([changed(), aborted(controller.signal)])
   }
 
-  const next = (agentId: string): Prompt | undefined => {
+  /** The first prompt for this agent still to answer: addressed to it, or to nobody when it is the session's agent. */
+  const next = (agentId: string, sessionAgentId: string): Prompt | undefined => {
     const answers = new Map(state.answers.map(answer => [answer.id, answer]))
     const approvals = toolApprovals(state.workflow)
     return state.prompts.find((prompt) => {
-      if (prompt.agentId !== undefined && prompt.agentId !== agentId) return false
+      if ((prompt.agentId ?? sessionAgentId) !== agentId) return false
       const answer = answers.get(prompt.id)
       if (!answer) return true
       if (answer.status !== 'running' || answer.agentId !== agentId) return false
@@ -99,9 +100,10 @@ export function answerPrompts(session: AgentSession, options: AnswerPromptsOptio
   }
 
   const done = (async () => {
-    const agentId = session.agentId ?? (await session.snapshot()).session.agentId
+    const sessionAgentId = (await session.snapshot()).session.agentId
+    const agentId = session.agentId ?? sessionAgentId
     while (!controller.signal.aborted) {
-      const prompt = offset ? next(agentId) : undefined
+      const prompt = offset ? next(agentId, sessionAgentId) : undefined
       if (prompt) {
         await answer(prompt)
         continue
