@@ -1,6 +1,7 @@
 /**
  * Applies retention at start (the scheduled task repeats it hourly), seeds a public demo session
- * into an empty data dir so the first visit shows something, and stops demo agents on shutdown.
+ * into an empty data dir so the first visit shows something, has the built-in AI agent pick up
+ * prompts it had not finished answering (a restart, a crash), and stops agents on shutdown.
  */
 export default defineNitroPlugin((nitroApp) => {
   runRetention()
@@ -10,5 +11,8 @@ export default defineNitroPlugin((nitroApp) => {
     useDemoAgents().start({ sessionId: session.id, token: session.agentToken, agentId: session.agentId }, { speed: 1, autoApproveAfterMs: 60_000 })
     console.info(`[sessions] seeded a demo session: /sessions/${session.id}`)
   }
+  const ai = aiSettings().parsed
+  if ('problem' in ai && useRuntimeConfig().ai.model) console.warn(`[ai] the built-in AI agent is off: ${ai.problem}`)
+  for (const row of service.sessionsAwaitingAi()) startAiAgent(row.id)
   nitroApp.hooks.hook('close', closeSessions)
 })

@@ -7,7 +7,7 @@ import type {
   SessionSnapshot, SessionSummary, UpdateSessionBody, WriteResult,
 } from '#shared/sessions/api'
 import { SessionEventSchema } from '#shared/sessions/channels'
-import type { Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
+import type { Channel, Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
 import { nextPresence } from '#shared/sessions/presence'
 import { hasEntity } from '#shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#shared/sessions/selectors'
@@ -70,7 +70,7 @@ interface Replay {
   createdAt: number
 }
 
-/** Who a collaborator's decision is attributed to; empty when they did not prove a presence identity. */
+/** Who a collaborator's decision or prompt is attributed to; empty when they did not prove a presence identity. */
 interface Author {
   actor?: string
   actorId?: string
@@ -146,6 +146,7 @@ export class SessionService {
         taskId: body.taskId ?? null,
         agentId,
         public: body.public ?? false,
+        builtinAgent: body.agent ?? null,
         agentTokenHash: hashSecret(agentToken),
         collaboratorKeyHash: hashSecret(collaboratorKey),
         createdAt: now,
@@ -237,8 +238,8 @@ export class SessionService {
   publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): WriteResult {
     const session = this.requireSession(sessionId)
     const now = this.now()
-    // Only decisions carry an actor: other writes neither need nor check a presence key.
-    const author = role === 'collaborator' && inputs.some(input => input.channel === 'workflow') ? this.authorOf(sessionId, presenceKey) : undefined
+    // Only decisions and prompts carry an actor: other writes neither need nor check a presence key.
+    const author = role === 'collaborator' && inputs.some(input => ATTRIBUTED.has(input.channel)) ? this.authorOf(sessionId, presenceKey) : undefined
     const events = inputs.map(input => completeEvent(session.id, input, new Date(now).toISOString(), author))
     // Permission first: replaying a key is no way around the capability rules.
     const agentIds = this.agentIdsOf(sessionId)
@@ -352,6 +353,16 @@ export class SessionService {
     }
   }
 
+  /** Active sessions the built-in AI agent serves that hold a prompt without a finished answer. */
+  sessionsAwaitingAi(): SessionRow[] {
+    const rows = this.db.select().from(sessions).where(and(eq(sessions.builtinAgent, 'ai'), eq(sessions.status, 'active'))).all()
+    return rows.filter((row) => {
+      const { state } = this.materializer.get(sessionStreamPath(row.id))
+      const finished = new Set(state.answers.filter(answer => answer.status !== 'running').map(answer => answer.id))
+      return state.prompts.some(prompt => !finished.has(prompt.id))
+    })
+  }
+
   requireSession(sessionId: string): SessionRow {
     const row = this.db.select().from(sessions).where(eq(sessions.id, sessionId)).get()
     if (!row) throw new SessionError('not_found', 'Session not found')
@@ -454,7 +465,7 @@ export class SessionService {
       seenInBatch.add(identity)
       const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, isPresence ? 'agent' : writer)
       add(isPresence ? presencePath : mainPath, change)
-      if ('agentId' in event.data) add(agentStreamPath(event.data.agentId), change)
+      if ('agentId' in event.data && event.data.agentId !== undefined) add(agentStreamPath(event.data.agentId), change)
       if (event.channel === 'agentState' && event.data.agentId === session.agentId) agentStatus = event.data.status
     }
     for (const path of batches.keys()) {
@@ -557,6 +568,7 @@ export class SessionService {
       participantsOnline,
       agentStatus: row.agentStatus,
       public: row.public,
+      builtinAgent: row.builtinAgent,
       tailOffset: this.tailOffset(sessionStreamPath(row.id)),
       url: `/sessions/${row.id}`,
     }
@@ -582,6 +594,9 @@ export class SessionService {
   }
 }
 
+/** Channels whose records name who wrote them: a collaborator's are attributed by the server. */
+const ATTRIBUTED: ReadonlySet<Channel> = new Set<Channel>(['workflow', 'prompts'])
+
 function assertActive(session: SessionRow): void {
   if (session.status === 'ended') throw new SessionError('ended', 'Session has ended: it accepts no further events')
 }
@@ -603,7 +618,7 @@ function completeEvent(sessionId: string, input: SessionEventInput, timestamp: s
     data.timestamp ??= timestamp
     if (input.channel !== 'agentState') data.id ??= randomUUID()
   }
-  if (author && input.channel === 'workflow') {
+  if (author && ATTRIBUTED.has(input.channel)) {
     delete data.actor
     delete data.actorId
     Object.assign(data, author)

@@ -14,5 +14,8 @@ export default defineApiHandler(async (event) => {
   const { id, service, role } = sessionWriteContext(event, 0)
   const { body, raw } = await readJsonBody(event, parseEvents)
   limitSessionWrites(event, role, body.length)
-  return service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
+  const result = service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
+  // The built-in AI agent of the session (if it has one) starts following at its first prompt.
+  if (body.some(input => input.channel === 'prompts')) startAiAgent(id)
+  return result
 })
