@@ -56,6 +56,17 @@ export default defineNuxtConfig({
     demoMaxRunsPerClient: 3,
     /** NUXT_DEMO_MAX_RUNS: demo agents the whole server runs at once (503 above). */
     demoMaxRuns: 20,
+    /**
+     * The built-in AI agent (NUXT_AI_MODEL, NUXT_AI_BASE_URL, NUXT_AI_API_KEY): `anthropic:<model>`
+     * and `openai:<model>` use the providers' own key variables; `openai-compatible:<model>` any
+     * Chat Completions server. NUXT_AI_TEST_MODELS is for the test suite only (see server/sessions/ai-model.ts).
+     */
+    ai: {
+      model: '',
+      baseUrl: '',
+      apiKey: '',
+      testModels: '',
+    },
     /** Session write limits (NUXT_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
     rateLimit: {
       perSecond: 50,

@@ -24,7 +24,8 @@
  *
  * Options (after `npm run bench --`):
  *   --only ours,ours-pg,ref-file,ref-memory     which servers (default: all four)
- *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr,sdk,bridge,collapse   (default: all)
+ *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr,sdk,bridge,render,collapse   (default: all;
+ *                                       render runs in this process: Markdown and ANSI of agent text)
  *   --duration 5  --warmup 1            seconds per throughput window
  *   --cpu-prof [dir]                    start ours with --cpu-prof (default dir bench/results/profiles);
  *                                       summarize with `npx tsx bench/profile-summary.ts <file> --window …`
@@ -48,8 +49,10 @@ import { appendThroughput, catchUp, fanout, nginxCollapse, sessionPageSsr } from
 import type { AppendResult, CatchUpResult, CollapseResult, FanoutResult, SsrResult } from './lib/workloads'
 import { bridgeThroughput, sdkEvents } from './lib/agent-workloads'
 import type { BridgeResult, SdkResult } from './lib/agent-workloads'
+import { RENDER_SIZES, renderScaling } from './lib/render'
+import type { RenderResult, RenderTiming } from './lib/render'
 
-const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr', 'sdk', 'bridge', 'collapse'] as const
+const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr', 'sdk', 'bridge', 'render', 'collapse'] as const
 type Workload = typeof ALL_WORKLOADS[number]
 const TARGET_ALIASES: Record<string, TargetKey> = { 'ours': 'ours', 'ours-pg': 'oursPg', 'pg': 'oursPg', 'postgres': 'oursPg', 'ref-file': 'refFile', 'reffile': 'refFile', 'ref-memory': 'refMemory', 'refmemory': 'refMemory', 'ref-mem': 'refMemory' }
 /** 200 readers catching up from -1 on one finished stream through nginx (PostgreSQL instances). */
@@ -66,6 +69,7 @@ interface TargetResults {
   sdk?: SdkResult
   bridge?: BridgeResult
   collapse?: CollapseResult
+  render?: RenderResult
   /** Idle, right after start — before any workload. */
   rssAtStartMb?: number
   rssAtEndMb?: number
@@ -242,6 +246,8 @@ async function runAll(servers: Running[], options: ReturnType<typeof parseOption
     plan.push({ name: 'agent SDK events, one at a time and batched', only: ['ours'], run: async (r) => { r.results.sdk = await sdkEvents(r.target, { warmupMs, durationMs }) } })
   if (workloads.has('bridge'))
     plan.push({ name: 'terminal bridge, 20 MB program', only: ['ours'], run: async (r) => { r.results.bridge = await bridgeThroughput(r.target) } })
+  if (workloads.has('render'))
+    plan.push({ name: 'render of hostile agent text, 10k and 100k characters (in process)', only: ['ours'], run: async (r) => { r.results.render = await renderScaling() } })
   if (workloads.has('collapse'))
     plan.push({ name: `nginx collapsing, ${COLLAPSE.readers} readers from -1`, only: ['oursPg'], run: async (r) => { r.results.collapse = await nginxCollapse(r.target, COLLAPSE) } })
 
@@ -301,8 +307,14 @@ const ROWS: Row[] = [
   { label: 'agent SDK events/s, one at a time (ours only)', cell: r => fmtInt(r?.sdk?.oneAtATimePerSec) },
   { label: 'agent SDK events/s, batched (ours only)', cell: r => fmtInt(r?.sdk?.batchedPerSec) },
   { label: 'terminal bridge, MB/s mirrored (ours only)', cell: r => (r?.bridge ? r.bridge.mbPerSec.toFixed(1) : '—') },
+  { label: 'Markdown render, agent message, 10k / 100k chars', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input === AGENT_MESSAGE)) },
+  { label: 'Markdown render, slowest hostile input, 10k / 100k', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input !== AGENT_MESSAGE)) },
+  { label: 'ANSI render, slowest hostile input, 10k / 100k chars', cell: r => renderCell(r?.render?.ansi[0]) },
   { label: `nginx: ${COLLAPSE.readers} readers from -1, page reads → origin reads`, cell: r => (r?.collapse ? `${fmtInt(r.collapse.pageReads)} → ${fmtInt(r.collapse.originReads)}` : '—') },
 ]
+
+const AGENT_MESSAGE = 'realistic agent message'
+const renderCell = (timing: RenderTiming | undefined) => (timing ? `${fmtMs(timing.smallMs)} / ${fmtMs(timing.largeMs)} ms (${timing.ratio}×)` : '—')
 
 function ratioCell(row: Row, all: All): string {
   if (!row.value || !row.against) return ''
@@ -388,6 +400,11 @@ function checkTargets(all: All, previous: TargetResults | undefined): TargetChec
       return { value: `${fmtInt(now)} vs ${fmtInt(before)} (${((now / before) * 100).toFixed(0)}%)`, pass: now >= 0.9 * before }
     })
   }
+  add('render: slowest Markdown and ANSI input, 100k ≤ 15× 10k', () => {
+    const slowest = [ours?.render?.markdown[0], ours?.render?.ansi[0]].filter(timing => timing !== undefined)
+    if (!slowest.length) return undefined
+    return { value: slowest.map(timing => `${timing.input}: ${timing.ratio}×`).join('; '), pass: slowest.every(timing => timing.ratio <= 15) }
+  })
   return checks
 }
 
@@ -399,6 +416,17 @@ function previousResults(file: string): TargetResults | undefined {
   catch {
     return undefined
   }
+}
+
+/** The five slowest inputs of each parser, so the scaling of the corpus shows beyond its worst case. */
+function renderReport(render: RenderResult): string[] {
+  const lines = [`Render of hostile agent text (in process), median ms at ${RENDER_SIZES.small.toLocaleString('en-US')} / ${RENDER_SIZES.large.toLocaleString('en-US')} characters:`]
+  for (const [parser, timings] of [['Markdown', render.markdown], ['ANSI', render.ansi]] as const) {
+    for (const timing of timings.slice(0, 5)) lines.push(`  ${parser.padEnd(8)} ${timing.input.padEnd(56)} ${renderCell(timing)}`)
+  }
+  const { chars, tokens, wholeMessageMs, changedSectionMs } = render.streaming
+  lines.push(`Streaming a ${chars.toLocaleString('en-US')}-character agent message in ${tokens.toLocaleString('en-US')} tokens, parsed after each: whole message ${fmtInt(wholeMessageMs)} ms, changed section only ${fmtInt(changedSectionMs)} ms`)
+  return lines
 }
 
 /** CPU (% of one core) other processes used during a window above which a figure is suspect. */
@@ -473,6 +501,7 @@ async function main() {
   out.push(`Durability differs: the reference file-backed fdatasyncs (coalesced) before answering an append; ours runs with its default SQLite`)
   out.push(`synchronous=${synchronous}${synchronous === 'normal' ? ' (WAL commit, no fsync per commit: survives a process crash, not a power loss)' : ''}. Catch-up reads send Accept-Encoding: identity.`, '')
   out.push(...table, '')
+  if (all.ours?.render) out.push(...renderReport(all.ours.render), '')
   out.push('Targets:')
   for (const check of checks) out.push(`  ${check.pass === null ? 'n/a ' : check.pass ? 'PASS' : 'FAIL'}  ${check.target.padEnd(55)} ${check.value}`)
   const noisy = noiseWarnings(all)

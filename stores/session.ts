@@ -4,9 +4,9 @@ import type { _ActionsTree, _GettersTree, _StoreWithState, Pinia, StateTree } fr
 import { computed, ref, shallowRef } from 'vue'
 import type { Ref } from 'vue'
 import type { SessionSnapshot, SessionSummary } from '#shared/sessions/api'
-import type { AgentState, Chunk, Presence, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
+import type { AgentState, Answer, Chunk, Presence, Prompt, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
 import { applyChange, hasEntity } from '#shared/sessions/reducer'
-import type { AgentMessage, SessionState } from '#shared/sessions/reducer'
+import type { AgentMessage, ConversationEntry, SessionState } from '#shared/sessions/reducer'
 import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '#shared/sessions/selectors'
 import { keyOf, toChange } from '#shared/sessions/wire'
 import { compareOffsets, fitBatch, STREAM_START_OFFSET } from '../utils/offsets'
@@ -34,6 +34,9 @@ function setupSessionStore() {
   const workflow = stateRef<WorkflowEvent[]>([])
   const agentState = stateRef<Record<string, AgentState>>({})
   const presence = stateRef<Record<string, Presence>>({})
+  const prompts = stateRef<Prompt[]>([])
+  const answers = stateRef<Answer[]>([])
+  const conversation = stateRef<ConversationEntry[]>([])
   /** Main stream offset the collections include everything before. */
   const offset = ref(STREAM_START_OFFSET)
   /** The same for the presence stream. */
@@ -41,7 +44,7 @@ function setupSessionStore() {
   const hydrated = ref(false)
 
   // The shared reducer folds into a SessionState; this one is a view over the refs above.
-  const state = reactiveState<SessionState>({ chunks, messages, toolCalls, terminal, workflow, agentState, presence })
+  const state = reactiveState<SessionState>({ chunks, messages, toolCalls, terminal, workflow, agentState, presence, prompts, answers, conversation })
 
   // Client-only clock for the presence window; useIntervalFn does not start during SSR.
   const now = shallowRef(Date.now())
@@ -75,6 +78,9 @@ function setupSessionStore() {
     terminal.value = snapshot.state.terminal
     workflow.value = snapshot.state.workflow
     agentState.value = snapshot.state.agentState
+    prompts.value = snapshot.state.prompts
+    answers.value = snapshot.state.answers
+    conversation.value = snapshot.state.conversation
     offset.value = snapshot.offset
     if (force || compareOffsets(snapshot.presenceOffset, presenceOffset.value) > 0) {
       presence.value = snapshot.state.presence
@@ -159,6 +165,9 @@ function setupSessionStore() {
     workflow,
     agentState,
     presence,
+    prompts,
+    answers,
+    conversation,
     offset,
     presenceOffset,
     hydrated,

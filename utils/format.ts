@@ -40,18 +40,6 @@ export function hueOf(id: string): number {
   return Math.abs(hash) % 360
 }
 
-/** The URL only when it is an absolute http(s) URL: an avatar must never load `javascript:` or `data:`. */
-export function safeImageUrl(raw: string | null | undefined): string | null {
-  if (!raw || !/^https?:\/\//i.test(raw)) return null
-  try {
-    const url = new URL(raw)
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null
-  }
-  catch {
-    return null
-  }
-}
-
 /** JSON pretty-printed for a `<pre>`; values JSON cannot express are labelled instead of thrown. */
 export function prettyJson(value: unknown): string {
   if (value === undefined) return '—'

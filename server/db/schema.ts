@@ -88,6 +88,8 @@ export const sessions = sqliteTable('sessions', {
   agentStatus: text('agent_status'),
   /** Listed for everyone; an unlisted session is found only by whoever has its id. */
   public: integer('public', { mode: 'boolean' }).notNull().default(false),
+  /** An agent this server runs in the session (`ai`: the built-in AI SDK agent); null for agents from outside. */
+  builtinAgent: text('builtin_agent', { enum: ['ai'] }),
   agentTokenHash: text('agent_token_hash').notNull(),
   collaboratorKeyHash: text('collaborator_key_hash').notNull(),
   createdAt: integer('created_at').notNull(),

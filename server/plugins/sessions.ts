@@ -1,6 +1,7 @@
 /**
  * Applies retention at start (the scheduled task repeats it hourly), seeds a public demo session
- * into an empty data dir so the first visit shows something, and stops demo agents on shutdown.
+ * into an empty data dir so the first visit shows something, has the built-in AI agent pick up
+ * prompts it had not finished answering (a restart, a crash), and stops agents on shutdown.
  * Requests wait until this start-up work is done.
  */
 export default defineNitroPlugin((nitroApp) => {
@@ -18,4 +19,7 @@ async function start(): Promise<void> {
     useDemoAgents().start({ sessionId: session.id, token: session.agentToken, agentId: session.agentId }, { speed: 1, autoApproveAfterMs: 60_000 })
     console.info(`[sessions] seeded a demo session: /sessions/${session.id}`)
   }
+  const ai = aiSettings().parsed
+  if ('problem' in ai && useRuntimeConfig().ai.model) console.warn(`[ai] the built-in AI agent is off: ${ai.problem}`)
+  for (const row of await service.sessionsAwaitingAi()) await startAiAgent(row.id)
 }

@@ -7,7 +7,7 @@ import { secretMatches } from './secrets'
 
 /**
  * Capabilities, weakest first: the session id lets anyone read and join presence; the
- * collaborator key adds user terminal input and approval decisions; the agent token every
+ * collaborator key adds user terminal input, prompts and approval decisions; the agent token every
  * channel (as the session's registered agents), close and the demo; the server token
  * everything. On top of capabilities, records belong to the class of writer that created them.
  */
@@ -51,7 +51,7 @@ export function canWrite(role: Role, event: SessionEvent): boolean {
   if (role !== 'collaborator') return false
   if (event.channel === 'terminal') return event.data.type === 'input' && event.data.source === 'user'
   if (event.channel === 'workflow') return isDecision(event.data)
-  return false
+  return event.channel === 'prompts'
 }
 
 /**
@@ -63,7 +63,7 @@ export function assertCanWrite(role: Role, event: SessionEvent, agentIds: Readon
     const what = event.channel === 'terminal' || event.channel === 'workflow' ? `${event.channel} ${event.data.type}` : event.channel
     const needs = event.channel === 'presence'
       ? 'the agent token, for one of the session\'s agents (people join through /presence)'
-      : role === 'viewer' && (event.channel === 'terminal' || event.channel === 'workflow')
+      : role === 'viewer' && (event.channel === 'terminal' || event.channel === 'workflow' || event.channel === 'prompts')
         ? 'the collaborator key or the agent token'
         : 'the agent token'
     throw new SessionError('forbidden', `Writing ${what} events needs ${needs}`)

@@ -93,6 +93,10 @@ export class PostgresSessionRepository implements SessionRepository {
     await run(tx, this.db.update(sessions).set({ status: 'ended', endedAt: at }).where(eq(sessions.id, sessionId)))
   }
 
+  activeWithBuiltinAgent(agent: NonNullable<SessionRow['builtinAgent']>): Promise<SessionRow[]> {
+    return this.db.select().from(sessions).where(and(eq(sessions.builtinAgent, agent), eq(sessions.status, 'active')))
+  }
+
   async idleSessionIds(activeBefore: number): Promise<string[]> {
     const rows = await this.db.select({ id: sessions.id }).from(sessions).where(lt(sessions.lastActivityAt, activeBefore))
     return rows.map(row => row.id)

@@ -71,6 +71,8 @@ export interface SessionRepository {
   recordWrite(tx: StorageTransaction, write: WriteRecord): void | Promise<void>
   /** In the closing transaction. */
   markEnded(tx: StorageTransaction, sessionId: string, at: number): void | Promise<void>
+  /** Active sessions served by this built-in agent. */
+  activeWithBuiltinAgent(agent: NonNullable<SessionRow['builtinAgent']>): Promise<SessionRow[]>
   idleSessionIds(activeBefore: number): Promise<string[]>
   sessionIds(): Promise<string[]>
   /** The session row, its agents and its Idempotency-Keys. */

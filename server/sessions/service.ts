@@ -5,7 +5,7 @@ import type {
   SessionSnapshot, SessionSummary, UpdateSessionBody, WriteResult,
 } from '#shared/sessions/api'
 import { SessionEventSchema } from '#shared/sessions/channels'
-import type { Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
+import type { Channel, Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
 import { nextPresence } from '#shared/sessions/presence'
 import { hasEntity } from '#shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#shared/sessions/selectors'
@@ -79,7 +79,7 @@ interface Replay {
   createdAt: number
 }
 
-/** Who a collaborator's decision is attributed to; empty when they did not prove a presence identity. */
+/** Who a collaborator's decision or prompt is attributed to; empty when they did not prove a presence identity. */
 interface Author {
   actor?: string
   actorId?: string
@@ -153,6 +153,7 @@ export class SessionService {
         taskId: body.taskId ?? null,
         agentId,
         public: body.public ?? false,
+        builtinAgent: body.agent ?? null,
         agentTokenHash: hashSecret(agentToken),
         collaboratorKeyHash: hashSecret(collaboratorKey),
         createdAt: now,
@@ -240,8 +241,8 @@ export class SessionService {
   async publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): Promise<WriteResult> {
     const session = await this.requireSession(sessionId)
     const now = this.now()
-    // Only decisions carry an actor: other writes neither need nor check a presence key.
-    const author = role === 'collaborator' && inputs.some(input => input.channel === 'workflow') ? await this.authorOf(sessionId, presenceKey) : undefined
+    // Only decisions and prompts carry an actor: other writes neither need nor check a presence key.
+    const author = role === 'collaborator' && inputs.some(input => ATTRIBUTED.has(input.channel)) ? await this.authorOf(sessionId, presenceKey) : undefined
     const events = inputs.map(input => completeEvent(session.id, input, new Date(now).toISOString(), author))
     // Permission first: replaying a key is no way around the capability rules.
     const agentIds = await this.agentIdsOf(sessionId)
@@ -362,6 +363,17 @@ export class SessionService {
         if (!(error instanceof StreamError)) throw error
       }
     }
+  }
+
+  /** Active sessions the built-in AI agent serves that hold a prompt without a finished answer. */
+  async sessionsAwaitingAi(): Promise<SessionRow[]> {
+    const awaiting: SessionRow[] = []
+    for (const row of await this.repository.activeWithBuiltinAgent('ai')) {
+      const { state } = await this.materializer.get(sessionStreamPath(row.id))
+      const finished = new Set(state.answers.filter(answer => answer.status !== 'running').map(answer => answer.id))
+      if (state.prompts.some(prompt => !finished.has(prompt.id))) awaiting.push(row)
+    }
+    return awaiting
   }
 
   async requireSession(sessionId: string): Promise<SessionRow> {
@@ -485,7 +497,7 @@ export class SessionService {
       seenInBatch.add(identity)
       const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, writer)
       add(mainPath, change)
-      if ('agentId' in event.data) add(agentStreamPath(event.data.agentId), change)
+      if ('agentId' in event.data && event.data.agentId !== undefined) add(agentStreamPath(event.data.agentId), change)
       if (event.channel === 'agentState' && event.data.agentId === session.agentId) agentStatus = event.data.status
     }
     for (const path of batches.keys()) {
@@ -584,6 +596,7 @@ export class SessionService {
       participantsOnline,
       agentStatus: row.agentStatus,
       public: row.public,
+      builtinAgent: row.builtinAgent,
       tailOffset: await this.tailOffset(sessionStreamPath(row.id)),
       url: `/sessions/${row.id}`,
     }
@@ -609,6 +622,9 @@ export class SessionService {
   }
 }
 
+/** Channels whose records name who wrote them: a collaborator's are attributed by the server. */
+const ATTRIBUTED: ReadonlySet<Channel> = new Set<Channel>(['workflow', 'prompts'])
+
 /**
  * Fills what the server owns — id, sessionId, timestamps, presence times from its clock, and a
  * collaborator's `actor` from their credential, whatever the body said — and validates the event.
@@ -626,7 +642,7 @@ function completeEvent(sessionId: string, input: SessionEventInput, timestamp: s
     data.timestamp ??= timestamp
     if (input.channel !== 'agentState') data.id ??= randomUUID()
   }
-  if (author && input.channel === 'workflow') {
+  if (author && ATTRIBUTED.has(input.channel)) {
     delete data.actor
     delete data.actorId
     Object.assign(data, author)

@@ -82,6 +82,10 @@ export class SqliteSessionRepository implements SessionRepository {
     this.db.update(sessions).set({ status: 'ended', endedAt: at }).where(eq(sessions.id, sessionId)).run()
   }
 
+  async activeWithBuiltinAgent(agent: NonNullable<SessionRow['builtinAgent']>): Promise<SessionRow[]> {
+    return this.db.select().from(sessions).where(and(eq(sessions.builtinAgent, agent), eq(sessions.status, 'active'))).all()
+  }
+
   async idleSessionIds(activeBefore: number): Promise<string[]> {
     return this.db.select({ id: sessions.id }).from(sessions).where(lt(sessions.lastActivityAt, activeBefore)).all().map(row => row.id)
   }

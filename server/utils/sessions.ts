@@ -1,5 +1,10 @@
 import { createHmac } from 'node:crypto'
 import type { H3Event } from 'h3'
+import type { LanguageModel } from 'ai'
+import type { ServerAgents } from '#shared/sessions/api'
+import { AiAgents } from '../sessions/ai-agent'
+import { loadAiModel, parseAiConfig } from '../sessions/ai-model'
+import type { AiConfig } from '../sessions/ai-model'
 import { DemoAgents } from '../sessions/demo-agent'
 import { SessionError } from '../sessions/errors'
 import { StreamMaterializer } from '../sessions/materializer'
@@ -10,6 +15,8 @@ let service: SessionService | undefined
 let materializer: StreamMaterializer | undefined
 let demoAgents: DemoAgents | undefined
 let demoSlots: ClientSlots | undefined
+let aiAgents: AiAgents | undefined
+let aiModel: Promise<LanguageModel> | undefined
 
 /** When a client refused a demo run may try again (seconds): runs take minutes. */
 const DEMO_RETRY_AFTER_SECONDS = 30
@@ -34,6 +41,37 @@ export function useSessionService(): SessionService {
 export function useDemoAgents(): DemoAgents {
   demoAgents ??= new DemoAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch })
   return demoAgents
+}
+
+/** The built-in AI agent's configuration (NUXT_AI_*): the model, or why there is none. */
+export function aiSettings() {
+  const config = useRuntimeConfig().ai as AiConfig
+  return { config, parsed: parseAiConfig(config) }
+}
+
+/** What GET /api/agents answers: whether sessions may have the built-in AI agent, and how to configure it. */
+export function serverAgents(): ServerAgents {
+  const { config, parsed } = aiSettings()
+  return 'spec' in parsed
+    ? { ai: { available: true, model: config.model, setup: 'The built-in AI agent answers prompts in sessions created with it.' } }
+    : { ai: { available: false, model: null, setup: parsed.problem } }
+}
+
+export function useAiAgents(): AiAgents {
+  aiAgents ??= new AiAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch }, useServerToken, () => {
+    const { config, parsed } = aiSettings()
+    if (!('spec' in parsed)) return Promise.reject(new Error(parsed.problem))
+    aiModel ??= loadAiModel(parsed.spec, config)
+    return aiModel
+  })
+  return aiAgents
+}
+
+/** Has the built-in AI agent answer the session's prompts, if it is an AI session and a model is configured. */
+export async function startAiAgent(sessionId: string): Promise<void> {
+  const row = await useSessionService().requireSession(sessionId)
+  if (row.builtinAgent !== 'ai' || row.status !== 'active' || !('spec' in aiSettings().parsed)) return
+  useAiAgents().ensure({ sessionId: row.id, agentId: row.agentId })
 }
 
 /**
@@ -81,6 +119,9 @@ export function runPresenceRetention(now = Date.now()) {
 
 export function closeSessions(): void {
   demoAgents?.stopAll()
+  aiAgents?.stopAll()
+  aiAgents = undefined
+  aiModel = undefined
   materializer?.clear()
   demoAgents = undefined
   demoSlots = undefined

@@ -26,6 +26,8 @@ export const CreateSessionBodySchema = z.strictObject({
   agentIds: z.array(AgentIdSchema).min(1).max(MAX_AGENTS_PER_SESSION).optional(),
   /** Listed for everyone on the home page. Default false: only those given the id find it. */
   public: z.boolean().optional(),
+  /** `ai`: the server's built-in AI SDK agent answers the session's prompts (when a model is configured). */
+  agent: z.enum(['ai']).optional(),
 })
 export type CreateSessionBody = z.infer<typeof CreateSessionBodySchema>
 
@@ -69,6 +71,8 @@ export interface SessionSummary {
   agentStatus: string | null
   /** Listed on the home page for everyone; otherwise only whoever has the id finds it. */
   public: boolean
+  /** The agent this server runs in the session (`ai`: the built-in AI SDK agent), or null. */
+  builtinAgent: 'ai' | null
   /** Next offset of the session stream (where the next event will land); null if the stream is gone. */
   tailOffset: string | null
   url: string
@@ -126,6 +130,18 @@ export interface PresenceWriteResult extends WriteResult {
   presenceKey?: string
   /** A cursor update over the per-user rate was dropped; the next one supersedes it anyway. */
   dropped?: true
+}
+
+/** The agents this server can run in a session (`GET /api/agents`). */
+export interface ServerAgents {
+  ai: {
+    /** A model is configured: sessions may be created with `{"agent": "ai"}`. */
+    available: boolean
+    /** `provider:model`, when configured. */
+    model: string | null
+    /** How to configure one (or what is wrong with the configuration). */
+    setup: string
+  }
 }
 
 /** What the viewer may do, derived from the credentials it presented. */

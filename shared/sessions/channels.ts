@@ -1,8 +1,9 @@
 import { z } from 'zod'
 
 /**
- * The six channels of an agent session, with exactly the fields of the session spec. Objects are
- * strict so a misspelt field is a clear 400, not silently dropped data.
+ * The six channels of an agent session, with exactly the fields of the session spec, and the
+ * conversation with it: users' prompts and the agents' answers to them. Objects are strict so a
+ * misspelt field is a clear 400, not silently dropped data.
  */
 
 const Id = z.string().min(1).max(200)
@@ -97,6 +98,56 @@ export const AgentStateSchema = z.strictObject({
   timestamp: Timestamp,
 })
 
+/**
+ * What a user asks an agent. Collaborators post prompts (the server sets `actor` and `actorId`
+ * from their presence key, as on approval decisions); agents and the server may too.
+ */
+export const PromptSchema = z.strictObject({
+  id: Id,
+  sessionId: Id,
+  /** The agent asked. Default: the session's agent. */
+  agentId: AgentIdSchema.optional(),
+  text: Text.min(1),
+  actor: z.string().min(1).max(200).optional(),
+  actorId: Id.optional(),
+  timestamp: Timestamp,
+})
+
+/** A part of an answer, in the order the agent produced them. */
+export const AnswerPartSchema = z.discriminatedUnion('type', [
+  /** A model step begins (a call to the model; tool results are read in the next one). */
+  z.strictObject({ type: z.literal('step') }),
+  /** The text of the answering agent's chunks of this turn. */
+  z.strictObject({ type: z.literal('text'), turn: z.int().min(0) }),
+  /** The same, for the model's reasoning rather than its answer. */
+  z.strictObject({ type: z.literal('reasoning'), turn: z.int().min(0) }),
+  /** The tool call of this id (a `toolCalls` record). */
+  z.strictObject({ type: z.literal('tool'), toolCallId: Id }),
+])
+
+export const AnswerStatusSchema = z.enum(['running', 'complete', 'error'])
+
+/**
+ * An agent's answer to a prompt: its `id` is the prompt's. It says which of the agent's chunks
+ * (by turn) and tool calls make up the answer, in order, so answers stay apart however many
+ * people prompt at once. The agent updates it as the answer grows.
+ */
+export const AnswerSchema = z.strictObject({
+  id: Id,
+  sessionId: Id,
+  agentId: AgentIdSchema,
+  status: AnswerStatusSchema,
+  parts: z.array(AnswerPartSchema).max(1000),
+  /** Tokens the model used for the answer, when the provider reports them. */
+  usage: z.strictObject({
+    inputTokens: z.int().min(0).optional(),
+    outputTokens: z.int().min(0).optional(),
+    totalTokens: z.int().min(0).optional(),
+  }).optional(),
+  error: z.string().max(10_000).optional(),
+  timestamp: Timestamp,
+})
+
 export type Chunk = z.infer<typeof ChunkSchema>
 export type ToolCall = z.infer<typeof ToolCallSchema>
 export type ToolCallStatus = z.infer<typeof ToolCallStatusSchema>
@@ -106,6 +157,10 @@ export type WorkflowEvent = z.infer<typeof WorkflowSchema>
 export type WorkflowType = z.infer<typeof WorkflowTypeSchema>
 export type AgentState = z.infer<typeof AgentStateSchema>
 export type AgentStatus = z.infer<typeof AgentStatusSchema>
+export type Prompt = z.infer<typeof PromptSchema>
+export type Answer = z.infer<typeof AnswerSchema>
+export type AnswerPart = z.infer<typeof AnswerPartSchema>
+export type AnswerStatus = z.infer<typeof AnswerStatusSchema>
 
 export const CHANNEL_SCHEMAS = {
   chunks: ChunkSchema,
@@ -114,6 +169,8 @@ export const CHANNEL_SCHEMAS = {
   terminal: TerminalSchema,
   workflow: WorkflowSchema,
   agentState: AgentStateSchema,
+  prompts: PromptSchema,
+  answers: AnswerSchema,
 } as const
 
 export type Channel = keyof typeof CHANNEL_SCHEMAS
@@ -125,6 +182,8 @@ export interface ChannelData {
   terminal: TerminalEntry
   workflow: WorkflowEvent
   agentState: AgentState
+  prompts: Prompt
+  answers: Answer
 }
 
 /** A session event: one channel and its record. */
@@ -137,6 +196,8 @@ export const SessionEventSchema = z.discriminatedUnion('channel', [
   z.strictObject({ channel: z.literal('terminal'), data: TerminalSchema }),
   z.strictObject({ channel: z.literal('workflow'), data: WorkflowSchema }),
   z.strictObject({ channel: z.literal('agentState'), data: AgentStateSchema }),
+  z.strictObject({ channel: z.literal('prompts'), data: PromptSchema }),
+  z.strictObject({ channel: z.literal('answers'), data: AnswerSchema }),
 ])
 
 /**
@@ -150,6 +211,8 @@ export const SessionEventInputSchema = z.discriminatedUnion('channel', [
   z.strictObject({ channel: z.literal('terminal'), data: TerminalSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
   z.strictObject({ channel: z.literal('workflow'), data: WorkflowSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
   z.strictObject({ channel: z.literal('agentState'), data: AgentStateSchema.partial({ sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('prompts'), data: PromptSchema.partial({ id: true, sessionId: true, timestamp: true }) }),
+  z.strictObject({ channel: z.literal('answers'), data: AnswerSchema.partial({ sessionId: true, timestamp: true }) }),
 ])
 
 export type SessionEventInput = z.infer<typeof SessionEventInputSchema>

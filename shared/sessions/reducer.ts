@@ -1,4 +1,4 @@
-import type { AgentState, Chunk, Presence, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from './channels'
+import type { AgentState, Answer, Chunk, Presence, Prompt, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from './channels'
 import type { Channel } from './channels'
 import { fromChange, removalOf } from './wire'
 
@@ -10,6 +10,12 @@ export interface AgentMessage {
   text: string
   startedAt: string
   updatedAt: string
+}
+
+/** One entry of the conversation: a user's prompt or an agent's message (by their ids). */
+export interface ConversationEntry {
+  kind: 'prompt' | 'message'
+  id: string
 }
 
 /**
@@ -24,10 +30,14 @@ export interface SessionState {
   workflow: WorkflowEvent[]
   agentState: Record<string, AgentState>
   presence: Record<string, Presence>
+  prompts: Prompt[]
+  answers: Answer[]
+  /** Prompts and agent messages in the order they first appeared in the stream. */
+  conversation: ConversationEntry[]
 }
 
 export function createSessionState(): SessionState {
-  return { chunks: [], messages: [], toolCalls: [], terminal: [], workflow: [], agentState: {}, presence: {} }
+  return { chunks: [], messages: [], toolCalls: [], terminal: [], workflow: [], agentState: {}, presence: {}, prompts: [], answers: [], conversation: [] }
 }
 
 /**
@@ -60,6 +70,12 @@ export function applyChange(state: SessionState, message: unknown): SessionState
     case 'presence':
       state.presence[event.data.userId] = event.data
       break
+    case 'prompts':
+      if (!upsert(state.prompts, event.data, event.data.id, byId)) state.conversation.push({ kind: 'prompt', id: event.data.id })
+      break
+    case 'answers':
+      upsert(state.answers, event.data, event.data.id, byId)
+      break
   }
   return state
 }
@@ -78,10 +94,17 @@ function removeEntity(state: SessionState, channel: Channel, key: string): Sessi
       const rest = state.chunks.filter(other => messageId(other.agentId, other.turn ?? 0) === id)
       const position = positionOf(state.messages, id, byId)
       if (position === undefined) break
-      if (rest.length === 0) state.messages.splice(position, 1)
+      if (rest.length === 0) {
+        state.messages.splice(position, 1)
+        leaveConversation(state, 'message', id)
+      }
       else state.messages[position]!.text = rest.map(other => other.text).join('')
       break
     }
+    case 'prompts':
+      if (splice(state.prompts) !== undefined) leaveConversation(state, 'prompt', key)
+      break
+    case 'answers': splice(state.answers); break
     case 'toolCalls': splice(state.toolCalls); break
     case 'terminal': splice(state.terminal); break
     case 'workflow': splice(state.workflow); break
@@ -100,7 +123,14 @@ export function hasEntity(state: SessionState, event: SessionEvent): boolean {
     case 'workflow': return positionOf(state.workflow, event.data.id, byId) !== undefined
     case 'agentState': return event.data.agentId in state.agentState
     case 'presence': return event.data.userId in state.presence
+    case 'prompts': return positionOf(state.prompts, event.data.id, byId) !== undefined
+    case 'answers': return positionOf(state.answers, event.data.id, byId) !== undefined
   }
+}
+
+function leaveConversation(state: SessionState, kind: ConversationEntry['kind'], id: string): void {
+  const at = state.conversation.findIndex(entry => entry.kind === kind && entry.id === id)
+  if (at >= 0) state.conversation.splice(at, 1)
 }
 
 export function messageId(agentId: string, turn: number): string {
@@ -113,6 +143,7 @@ function applyChunk(state: SessionState, chunk: Chunk): void {
   const position = positionOf(state.messages, id, byId)
   if (position === undefined) {
     upsert(state.messages, { id, agentId: chunk.agentId, turn: chunk.turn ?? 0, text: chunk.text, startedAt: chunk.timestamp, updatedAt: chunk.timestamp }, id, byId)
+    state.conversation.push({ kind: 'message', id })
     return
   }
   const message = state.messages[position]!

@@ -1,5 +1,5 @@
 import { createStateSchema } from '@durable-streams/state'
-import { AgentStateSchema, ChunkSchema, PresenceSchema, TerminalSchema, ToolCallSchema, WorkflowSchema } from './channels'
+import { AgentStateSchema, AnswerSchema, ChunkSchema, PresenceSchema, PromptSchema, TerminalSchema, ToolCallSchema, WorkflowSchema } from './channels'
 import type { Channel } from './channels'
 
 /**
@@ -13,6 +13,8 @@ export const sessionStateSchema = createStateSchema({
   terminal: { schema: TerminalSchema, type: 'terminal', primaryKey: 'id' },
   workflow: { schema: WorkflowSchema, type: 'workflow', primaryKey: 'id' },
   agentState: { schema: AgentStateSchema, type: 'state', primaryKey: 'agentId' },
+  prompts: { schema: PromptSchema, type: 'prompt', primaryKey: 'id' },
+  answers: { schema: AnswerSchema, type: 'answer', primaryKey: 'id' },
 })
 
 export const CHANNEL_BY_TYPE: Record<string, Channel> = Object.fromEntries(

@@ -29,7 +29,7 @@ function snapshotAt(position: number, fill: (state: SessionSnapshot['state']) =>
   const state = createSessionState()
   fill(state)
   return {
-    session: { id: SESSION, title: 't', status: 'active', agentId: 'agent', projectId: null, taskId: null, createdAt: at(0), lastActivityAt: at(0), participantsOnline: 0, agentStatus: null, public: false, tailOffset: offset(position), url: `/sessions/${SESSION}` },
+    session: { id: SESSION, title: 't', status: 'active', agentId: 'agent', projectId: null, taskId: null, createdAt: at(0), lastActivityAt: at(0), participantsOnline: 0, agentStatus: null, public: false, builtinAgent: null, tailOffset: offset(position), url: `/sessions/${SESSION}` },
     offset: offset(position),
     state,
     presenceOffset: offset(0),

@@ -33,8 +33,31 @@ describe('parseAnsi', () => {
     expect(parseAnsi(`${ESC}[38;5;31mx`)[0]!.fg).toBeNull()
   })
 
+  it('consumes CSI sequences with private or intermediate bytes, and OSC/DCS strings, without showing them', () => {
+    // Device attributes, cursor shape, cursor hide/show, xterm key modifiers (a private `m` is not SGR).
+    expect(stripAnsi(`a${ESC}[>0cb${ESC}[1 qc${ESC}[?25ld${ESC}[?25he`)).toBe('abcde')
+    expect(parseAnsi(`${ESC}[>4;2mplain`)).toEqual([{ text: 'plain', fg: null, bold: false, dim: false, italic: false, underline: false }])
+    // Window titles end with BEL or ST; hyperlinks keep only their text; DCS strings vanish.
+    expect(stripAnsi(`${ESC}]0;title\x07one ${ESC}]2;other${ESC}\\two`)).toBe('one two')
+    expect(stripAnsi(`${ESC}]8;;https://example.com${ESC}\\link${ESC}]8;;${ESC}\\ done`)).toBe('link done')
+    expect(stripAnsi(`${ESC}P1$r0m${ESC}\\after`)).toBe('after')
+    // Charset designation and two-byte escapes; an unfinished sequence at the end is dropped.
+    expect(stripAnsi(`${ESC}(Bx${ESC}7y${ESC}8z${ESC}[1;2`)).toBe('xyz')
+    // A sequence broken by a line break gives its text back.
+    expect(stripAnsi(`${ESC}[12\nnext`)).toBe('\nnext')
+  })
+
+  it('reads colon sub-parameters and skips 256-colour and RGB arguments', () => {
+    expect(parseAnsi(`${ESC}[38:2::255:0:0;1mx`)[0]).toMatchObject({ fg: null, bold: true })
+    expect(parseAnsi(`${ESC}[38;2;31;32;33;4mx`)[0]).toMatchObject({ fg: null, underline: true })
+    expect(parseAnsi(`${ESC}[4:3mx${ESC}[4:0my`).map(({ text, underline }) => [text, underline])).toEqual([['x', true], ['y', false]])
+  })
+
   it('keeps the last write after a carriage return (progress bars)', () => {
     expect(stripAnsi('10%\r50%\r100%\nnext\r\n')).toBe('100%\nnext\n')
+    // The overwritten text goes, its style stays in effect, as on a terminal.
+    expect(parseAnsi(`${ESC}[32mloading\rdone`)).toEqual([{ text: 'done', fg: 32, bold: false, dim: false, italic: false, underline: false }])
+    expect(stripAnsi('a\r\r\r\nb\r')).toBe('a\nb')
   })
 
   it('maps styles to classes', () => {

@@ -7,7 +7,7 @@ import type { ApiResponse, Role } from '../support/sessions'
 
 /**
  * The capability matrix: the session id (viewer) reads and joins presence; the collaborator key
- * adds user terminal input and approval decisions; the agent token every channel (presence on
+ * adds user terminal input, prompts and approval decisions; the agent token every channel (presence on
  * /events for its own agents only), listing, close, delete and the demo; the server token
  * everything. Each cell runs on a session of its own.
  */
@@ -47,6 +47,8 @@ const WRITES: Record<string, Write> = {
   'workflow approval:requested': event('workflow', () => ({ type: 'approval:requested', payload: { title: 'merge?' } })),
   'workflow worktree:created': event('workflow', () => ({ type: 'worktree:created', payload: { branch: 'b' } })),
   'agentState': event('agentState', s => ({ agentId: s.agentId, status: 'running', progress: 1 })),
+  'prompts': event('prompts', () => ({ text: 'What changed?' })),
+  'answers': event('answers', s => ({ id: 'p1', agentId: s.agentId, status: 'running', parts: [] })),
   'list or unlist': (s, headers) => api(server, 'PATCH', `/api/sessions/${s.id}`, { json: { public: true }, headers }),
   'close': (s, headers) => api(server, 'POST', `/api/sessions/${s.id}/close`, { headers }),
   'delete': (s, headers) => api(server, 'DELETE', `/api/sessions/${s.id}`, { headers }),
@@ -68,6 +70,8 @@ const MATRIX: [keyof typeof WRITES, [number, number, number, number]][] = [
   ['workflow approval:requested', [403, 403, 200, 200]],
   ['workflow worktree:created', [403, 403, 200, 200]],
   ['agentState', [403, 403, 200, 200]],
+  ['prompts', [403, 200, 200, 200]],
+  ['answers', [403, 403, 200, 200]],
   ['list or unlist', [403, 403, 200, 200]],
   ['close', [403, 403, 200, 200]],
   ['delete', [403, 403, 204, 204]],

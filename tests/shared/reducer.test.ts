@@ -15,6 +15,10 @@ const tool = (id: string, status: 'pending' | 'running' | 'complete' | 'error'):
   ({ channel: 'toolCalls', data: { id, agentId: 'coder', sessionId: S, tool: 'read_file', input: { path: 'a.ts' }, status, timestamp: at(1) } })
 const terminal = (id: string, data: string, source: 'user' | 'agent' = 'user', type: 'input' | 'output' = 'input'): SessionEvent =>
   ({ channel: 'terminal', data: { id, sessionId: S, type, data, source, timestamp: at(2) } })
+const prompt = (id: string, text: string, actor = 'Ada'): SessionEvent =>
+  ({ channel: 'prompts', data: { id, sessionId: S, text, actor, actorId: `user-${actor.toLowerCase()}`, timestamp: at(3) } })
+const answer = (id: string, status: 'running' | 'complete', parts: Array<{ type: 'step' } | { type: 'text' | 'reasoning', turn: number } | { type: 'tool', toolCallId: string }>): SessionEvent =>
+  ({ channel: 'answers', data: { id, sessionId: S, agentId: 'coder', status, parts, timestamp: at(4) } })
 const presence = (userId: string, lastSeen: string, joinedAt = at(0)): SessionEvent =>
   ({ channel: 'presence', data: { userId, sessionId: S, lastSeen, joinedAt } })
 
@@ -101,6 +105,38 @@ describe('the session reducer', () => {
     expect([...official.getType('terminal').values()]).toEqual(ours.terminal)
     expect(Object.fromEntries(official.getType('state'))).toEqual(ours.agentState)
     expect(Object.fromEntries(official.getType('presence'))).toEqual(ours.presence)
+  })
+
+  it('keeps prompts and answers like the official MaterializedState, and the conversation in stream order', () => {
+    const changes: Array<[SessionEvent, ChangeOperation]> = [
+      [prompt('p1', 'Why is it red?'), 'insert'],
+      [prompt('p2', 'And the flake?', 'Bob'), 'insert'],
+      [answer('p1', 'running', [{ type: 'step' }]), 'insert'],
+      [answer('p1', 'running', [{ type: 'step' }, { type: 'reasoning', turn: 1 }]), 'update'],
+      [chunk('c1', 'Looking at the log.', 1), 'insert'],
+      [answer('p1', 'running', [{ type: 'step' }, { type: 'reasoning', turn: 1 }, { type: 'text', turn: 2 }, { type: 'tool', toolCallId: 't1' }]), 'update'],
+      [chunk('c2', 'The test times out.', 2), 'insert'],
+      [tool('t1', 'complete'), 'insert'],
+      [answer('p1', 'complete', [{ type: 'step' }, { type: 'reasoning', turn: 1 }, { type: 'text', turn: 2 }, { type: 'tool', toolCallId: 't1' }]), 'update'],
+      [answer('p2', 'running', [{ type: 'step' }, { type: 'text', turn: 3 }]), 'insert'],
+      [chunk('c3', 'Same cause.', 3), 'insert'],
+    ]
+    const official = new MaterializedState()
+    for (const [event, operation] of changes) official.apply(toChange(event, operation, at(9), event.channel === 'prompts' ? 'collaborator' : 'agent'))
+    const ours = fold(changes)
+    expect([...official.getType('prompt').values()]).toEqual(ours.prompts)
+    expect([...official.getType('answer').values()]).toEqual(ours.answers)
+    expect(ours.answers.map(entry => [entry.id, entry.status, entry.parts.length])).toEqual([['p1', 'complete', 4], ['p2', 'running', 2]])
+    // Both prompts came before any answer: the panel shows them, then the agent's turns.
+    expect(ours.conversation).toEqual([
+      { kind: 'prompt', id: 'p1' },
+      { kind: 'prompt', id: 'p2' },
+      { kind: 'message', id: 'coder:1' },
+      { kind: 'message', id: 'coder:2' },
+      { kind: 'message', id: 'coder:3' },
+    ])
+    applyChange(ours, { type: 'prompt', key: 'p2', headers: { operation: 'delete' } })
+    expect(ours.conversation.map(entry => entry.id)).toEqual(['p1', 'coder:1', 'coder:2', 'coder:3'])
   })
 })
 

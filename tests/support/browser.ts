@@ -122,13 +122,18 @@ async function saveFailure(context: TestContext, open: BrowserContext[], logs: s
   console.error(`E2E failure artefacts:\n  ${saved.join('\n  ')}\n  ${resolve(RESULTS_DIR, `${stem}.log`)}`)
 }
 
-/** Saves a README screenshot (docs/screenshots/<name>.png) when E2E_SCREENSHOTS=1; returns its path or null. */
-export async function readmeScreenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string | null> {
+/**
+ * Saves a README screenshot (docs/screenshots/<name>.png) of a page, or of one element of it, when
+ * E2E_SCREENSHOTS=1; returns its path or null.
+ */
+export async function readmeScreenshot(target: Page | Locator, name: string, options: { fullPage?: boolean } = {}): Promise<string | null> {
   if (!TAKE_README_SCREENSHOTS) return null
   mkdirSync(SCREENSHOTS_DIR, { recursive: true })
   const path = resolve(SCREENSHOTS_DIR, `${name}.png`)
   // Blinking carets and running animations would only add noise.
-  await page.screenshot({ path, animations: 'disabled', caret: 'hide', fullPage: options.fullPage ?? false })
+  const settings = { path, animations: 'disabled', caret: 'hide' } as const
+  if ('goto' in target) await target.screenshot({ ...settings, fullPage: options.fullPage ?? false })
+  else await target.screenshot(settings)
   return path
 }
 

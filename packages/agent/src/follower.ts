@@ -13,7 +13,13 @@ export interface FollowerContext {
   /** Where to start: an offset, or undefined for the stream's tail when following starts. */
   from?: string
   retry: BackoffSchedule
-  onEvent: (event: SessionEvent, operation: ChangeOperation) => void
+  onEvent?: (event: SessionEvent, operation: ChangeOperation) => void
+  /** Every change message as it came, before onEvent (a reader that folds the session itself). */
+  onMessage?: (message: unknown) => void
+  /** After each batch: the offset everything before which has been delivered. */
+  onOffset?: (offset: string) => void
+  /** Default `long-poll`; `sse` for a reader that wants every token as it lands. */
+  live?: 'long-poll' | 'sse'
   /** The session stream was closed: nothing more will come. */
   onClosed: () => void
   /** Following cannot go on (the session was deleted). */
@@ -24,7 +30,8 @@ export interface FollowerContext {
  * Follows the session stream with long-polls, as any reader does, from an offset of its own:
  * after a dropped connection or a server restart it resumes exactly where the last delivered
  * batch ended, so every event reaches `onEvent` once. (Long-poll rather than SSE: one request
- * per wake-up is all steering needs, and it works through any fetch, including in-process ones.)
+ * per wake-up is all steering needs, and it works through any fetch, including in-process ones;
+ * a reader that shows every token asks for SSE.)
  */
 export class SessionFollower {
   private offset?: string
@@ -71,7 +78,7 @@ export class SessionFollower {
         const response = await stream<unknown>({
           url: this.url,
           offset: this.offset,
-          live: 'long-poll',
+          live: this.context.live ?? 'long-poll',
           json: true,
           signal: controller.signal,
           fetch: this.context.transport.fetch,
@@ -85,10 +92,12 @@ export class SessionFollower {
           response.subscribeJson((batch) => {
             if (this.stopped) return
             for (const item of batch.items) {
-              const decoded = fromChange(item)
-              if (decoded) this.context.onEvent(decoded.event, decoded.operation)
+              this.context.onMessage?.(item)
+              const decoded = this.context.onEvent && fromChange(item)
+              if (decoded) this.context.onEvent!(decoded.event, decoded.operation)
             }
             this.offset = batch.offset
+            this.context.onOffset?.(batch.offset)
             if (batch.streamClosed) closed = true
           })
           response.closed.then(resolve, reject)

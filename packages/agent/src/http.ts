@@ -22,6 +22,8 @@ export interface ApiCall {
   /** A credential: the agent token or the server token. */
   bearer?: string
   idempotencyKey?: string
+  /** More headers, e.g. a collaborator's key. */
+  headers?: Record<string, string>
   signal?: AbortSignal
   /** Named in error messages. */
   sessionId?: string
@@ -46,7 +48,7 @@ export const sessionPath = (sessionId: string, action = '') =>
   `/api/sessions/${encodeURIComponent(sessionId)}${action ? `/${action}` : ''}`
 
 export async function callApi<T>(transport: Transport, call: ApiCall): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' }
+  const headers: Record<string, string> = { accept: 'application/json', ...call.headers }
   const body = call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body))
   if (body !== undefined) headers['content-type'] = 'application/json'
   if (call.bearer) headers.authorization = `Bearer ${call.bearer}`

@@ -1,4 +1,4 @@
-import type { CreatedSession, SessionDetails, WriteResult } from '../../../shared/sessions/api'
+import type { CreatedSession, SessionDetails, SessionSnapshot, WriteResult } from '../../../shared/sessions/api'
 import { SessionEventInputSchema } from '../../../shared/sessions/channels'
 import type {
   AgentState, Channel, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
@@ -106,6 +106,21 @@ export interface ApprovalDecision {
 /** What `publish(channel, data)` takes: the session API's input, with `agentId` filled in when left out. */
 export type PublishData<C extends Channel> = Omit<Extract<SessionEventInput, { channel: C }>['data'], 'agentId'> & { agentId?: string }
 
+export interface ReadOptions {
+  /** Where to start: an offset the stream gave, or `-1` (the default) for its start. */
+  from?: string
+  /** Every change message of the session stream, in order, each once. */
+  onMessage: (message: unknown) => void
+  /** After each batch: everything before this offset has reached onMessage. */
+  onOffset?: (offset: string) => void
+  /** The session ended: nothing more will come. */
+  onClosed?: () => void
+  /** Reading cannot go on (the session was deleted). */
+  onError?: (error: Error) => void
+  /** Default `long-poll`; `sse` to see every token as it lands. */
+  live?: 'long-poll' | 'sse'
+}
+
 export interface CloseOptions {
   /** Publish this final agent status before closing (`completed`, `error`, …). */
   status?: AgentState['status']
@@ -165,7 +180,7 @@ interface PendingApproval {
   reject: (error: Error) => void
 }
 
-const AGENT_CHANNELS = new Set<Channel>(['chunks', 'toolCalls', 'agentState'])
+const AGENT_CHANNELS = new Set<Channel>(['chunks', 'toolCalls', 'agentState', 'answers'])
 const FOLLOW_RETRY: BackoffSchedule = { initialDelay: 250, maxDelay: 5000, multiplier: 2 }
 
 /**
@@ -294,6 +309,35 @@ export class AgentSession {
   /** Any channel, as the session API takes it (`agentId` is filled in on agent channels). */
   publish<C extends Channel>(channel: C, data: PublishData<C>): Promise<void> {
     return this.enqueue({ channel, data } as unknown as SessionEventInput)
+  }
+
+  /** The session materialised by the server's reducer, and the offset it stands at. */
+  snapshot(): Promise<SessionSnapshot> {
+    return callApi<SessionSnapshot>(this.transport, {
+      method: 'GET',
+      path: sessionPath(this.id, 'snapshot'),
+      sessionId: this.id,
+      action: 'Reading the session',
+    })
+  }
+
+  /**
+   * Reads the session stream from an offset of its own, like any reader: across dropped
+   * connections and server restarts every change message arrives once. Returns a stop function.
+   */
+  read(options: ReadOptions): () => void {
+    const follower = new SessionFollower({
+      transport: this.transport,
+      sessionId: this.id,
+      from: options.from ?? '-1',
+      retry: FOLLOW_RETRY,
+      live: options.live,
+      onMessage: options.onMessage,
+      onOffset: options.onOffset,
+      onClosed: () => options.onClosed?.(),
+      onFailure: error => options.onError?.(error),
+    })
+    return () => follower.stop()
   }
 
   /** Resolves when everything published so far is acknowledged by the server. */

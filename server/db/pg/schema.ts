@@ -66,6 +66,8 @@ export const sessions = pgTable('sessions', {
   status: text('status', { enum: ['active', 'ended'] }).notNull().default('active'),
   agentStatus: text('agent_status'),
   public: boolean('public').notNull().default(false),
+  /** The built-in agent that answers the session's prompts, if any. */
+  builtinAgent: text('builtin_agent', { enum: ['ai'] }),
   agentTokenHash: text('agent_token_hash').notNull(),
   collaboratorKeyHash: text('collaborator_key_hash').notNull(),
   createdAt: ms('created_at').notNull(),

@@ -14,5 +14,8 @@ export default defineApiHandler(async (event) => {
   const { id, service, role } = await sessionWriteContext(event, 0)
   const { body, raw } = await readJsonBody(event, parseEvents)
   await limitSessionWrites(event, role, body.length)
-  return service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
+  const result = await service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
+  // The built-in AI agent of the session (if it has one) starts following at its first prompt.
+  if (body.some(input => input.channel === 'prompts')) await startAiAgent(id)
+  return result
 })

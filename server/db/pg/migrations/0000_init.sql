@@ -55,6 +55,7 @@ CREATE TABLE "sessions" (
 	"status" text DEFAULT 'active' NOT NULL,
 	"agent_status" text,
 	"public" boolean DEFAULT false NOT NULL,
+	"builtin_agent" text,
 	"agent_token_hash" text NOT NULL,
 	"collaborator_key_hash" text NOT NULL,
 	"created_at" bigint NOT NULL,
