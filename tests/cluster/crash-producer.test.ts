@@ -3,6 +3,8 @@ import { startCluster } from '../support/cluster'
 import type { Cluster } from '../support/cluster'
 import { StreamFollower } from '../support/follow'
 import type { FollowMode } from '../support/follow'
+import { numberedBatch, planKills, sequenceProblems } from '../support/crash-plan'
+import type { NumberedMessage } from '../support/crash-plan'
 import { RetryingProducer } from '../support/producer'
 import { seededRandom } from '../support/random'
 import type { TestServer } from '../support/server'
@@ -24,11 +26,6 @@ const MAX_BATCH = 50
 const STREAM = 'cluster/idempotent-producer'
 const random = seededRandom('cluster-crash', 20_261_129)
 
-interface Message {
-  n: number
-  pad: string
-}
-
 let cluster: Cluster | undefined
 const followers: StreamFollower[] = []
 afterAll(async () => {
@@ -36,12 +33,7 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-function gaps(ns: number[]): string[] {
-  const problems: string[] = []
-  for (let i = 0; i < ns.length && problems.length < 5; i++) if (ns[i] !== i) problems.push(`[${i}]=${ns[i]}`)
-  if (ns.length !== MESSAGES) problems.push(`length ${ns.length} instead of ${MESSAGES}`)
-  return problems
-}
+const gaps = (ns: number[]) => sequenceProblems(ns, MESSAGES)
 
 it(`a producer alternating between two instances writes ${MESSAGES} messages exactly once, in order, across ${KILLS} kill -9s of the instance it writes to`, async () => {
   const started = Date.now()
@@ -50,7 +42,7 @@ it(`a producer alternating between two instances writes ${MESSAGES} messages exa
   expect((await call(a, 'PUT', STREAM, { headers: { 'content-type': 'application/json' } })).status).toBe(201)
 
   const follow = (server: TestServer, mode: FollowMode, received: number[]) => {
-    const follower = new StreamFollower(streamUrl(server, STREAM), { mode, offset: '-1', retryDelayMs: 30, onBatch: items => received.push(...(items as Message[]).map(m => m.n)) })
+    const follower = new StreamFollower(streamUrl(server, STREAM), { mode, offset: '-1', retryDelayMs: 30, onBatch: items => received.push(...(items as NumberedMessage[]).map(m => m.n)) })
     followers.push(follower)
     return follower.start()
   }
@@ -60,8 +52,7 @@ it(`a producer alternating between two instances writes ${MESSAGES} messages exa
   const longPoll = follow(b, 'long-poll', viaLongPoll)
 
   const producer = new RetryingProducer([a, b], STREAM, 'cluster-producer')
-  const points = Array.from({ length: KILLS }, () => Math.floor(MESSAGES * (0.05 + 0.9 * random()))).sort((x, y) => x - y)
-  const kills = points.map((at, i) => ({ at, dropAnswer: i % 3 === 1 }))
+  const kills = planKills(random, MESSAGES, KILLS)
   let killsDone = 0
   let bouncing: Promise<void> | undefined
   const bounce = (server: TestServer, delayMs: number) => {
@@ -80,8 +71,8 @@ it(`a producer alternating between two instances writes ${MESSAGES} messages exa
   let crossInstanceDuplicates = 0
   let sentBatches = 0
   while (acked < MESSAGES) {
-    const size = Math.min(MESSAGES - acked, 1 + Math.floor(random() * MAX_BATCH))
-    const batch: Message[] = Array.from({ length: size }, (_, i) => ({ n: acked + i, pad: 'x'.repeat(Math.floor(random() * 120)) }))
+    const batch = numberedBatch(random, acked, MESSAGES - acked, MAX_BATCH)
+    const size = batch.length
     if (kills[0] && acked >= kills[0].at) await bouncing
     const due = kills[0] && acked >= kills[0].at ? kills.shift()! : undefined
     // A random moment while this batch goes to the instance it is writing to.
@@ -107,7 +98,7 @@ it(`a producer alternating between two instances writes ${MESSAGES} messages exa
 
   for (const server of [a, b]) {
     const all = await readAll(server, STREAM)
-    expect(gaps((all.messages as Message[]).map(m => m.n)), `the stream read from ${server.url}`).toEqual([])
+    expect(gaps((all.messages as NumberedMessage[]).map(m => m.n)), `the stream read from ${server.url}`).toEqual([])
   }
   const tail = (await readAll(a, STREAM)).nextOffset
   await sse.until(() => sse.offset === tail, 'the SSE reader (instance A) reached the tail', 60_000)

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { CreatedSession } from '../../shared/sessions/api'
-import { startCluster } from '../support/cluster'
-import type { Cluster } from '../support/cluster'
+import { useCluster } from '../support/cluster'
 import { withDatabase } from '../support/postgres'
 import type { TestServer } from '../support/server'
 import { DAY_MS, SESSION_TEST_ENV, api, createSession, publish, sleep } from '../support/sessions'
@@ -13,20 +12,17 @@ import { call, headStatus, readAll } from '../support/streams'
  * decided again on the locked rows). Nothing is deleted twice, and nothing that should stay goes.
  */
 
-let cluster: Cluster
+const cluster = useCluster(2, { env: SESSION_TEST_ENV })
 let a: TestServer
 let b: TestServer
-
-beforeAll(async () => {
-  cluster = await startCluster(2, { env: SESSION_TEST_ENV })
+beforeAll(() => {
   ;[a, b] = cluster.servers as [TestServer, TestServer]
 })
-afterAll(() => cluster?.stop())
 
 const chunk = (session: CreatedSession, text: string) => ({ channel: 'chunks', data: { agentId: session.agentId, text } })
 
 function retention(server: TestServer, now: number) {
-  return api<{ deletedSessions: number, trimmedStreams: number }>(server, 'POST', '/api/admin/retention', { json: { now }, headers: { authorization: `Bearer ${cluster.token}` } })
+  return api<{ deletedSessions: number, trimmedStreams: number }>(server, 'POST', '/api/admin/retention', { json: { now }, headers: { authorization: `Bearer ${cluster.current.token}` } })
 }
 
 describe('retention on both instances at once', () => {
@@ -78,7 +74,7 @@ describe('TTL expiry on both instances at once', () => {
     expect((await readAll(a, 'ttl/fork')).messages).toEqual([{ n: 0 }])
     expect(await headStatus(b, 'ttl/lasting')).toBe(200)
 
-    await withDatabase(cluster.databaseUrl, async (sql) => {
+    await withDatabase(cluster.current.databaseUrl, async (sql) => {
       const rows = await sql<Array<{ path: string, refCount: number, softDeleted: boolean }>>`
         select path, ref_count as "refCount", soft_deleted as "softDeleted" from streams where path like 'ttl/%' order by path`
       expect(rows).toEqual([

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCluster } from '../support/cluster'
-import type { Cluster } from '../support/cluster'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useCluster } from '../support/cluster'
 import { nodeRequest } from '../support/http'
 import type { TestServer } from '../support/server'
 import { SESSION_TEST_ENV, createSession, streamMessages } from '../support/sessions'
@@ -11,23 +10,20 @@ import { SESSION_TEST_ENV, createSession, streamMessages } from '../support/sess
  */
 
 const BURST = 10
-let cluster: Cluster
+const cluster = useCluster(2, {
+  env: {
+    ...SESSION_TEST_ENV,
+    // Slow refills, so a slow machine cannot earn a client a token mid-test.
+    NUXT_RATE_LIMIT_PER_SECOND: '0.1',
+    NUXT_RATE_LIMIT_BURST: String(BURST),
+    NUXT_PRESENCE_MAX_USERS_PER_HOUR: '3',
+  },
+})
 let a: TestServer
 let b: TestServer
-
-beforeAll(async () => {
-  cluster = await startCluster(2, {
-    env: {
-      ...SESSION_TEST_ENV,
-      // Slow refills, so a slow machine cannot earn a client a token mid-test.
-      NUXT_RATE_LIMIT_PER_SECOND: '0.1',
-      NUXT_RATE_LIMIT_BURST: String(BURST),
-      NUXT_PRESENCE_MAX_USERS_PER_HOUR: '3',
-    },
-  })
+beforeAll(() => {
   ;[a, b] = cluster.servers as [TestServer, TestServer]
 })
-afterAll(() => cluster?.stop())
 
 async function from(server: TestServer, address: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   return nodeRequest(server.url, path, { method: 'POST', localAddress: address, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })

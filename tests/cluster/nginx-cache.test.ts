@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCluster } from '../support/cluster'
-import type { Cluster } from '../support/cluster'
+import { useCluster } from '../support/cluster'
 import { StreamFollower } from '../support/follow'
 import { renderNginxConfig, startNginx } from '../support/nginx'
 import type { TestNginx } from '../support/nginx'
@@ -14,17 +13,12 @@ import type { TestNginx } from '../support/nginx'
 
 const READERS = 200
 const MESSAGES = 20_000
-let cluster: Cluster
+const cluster = useCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_AUTH: 'off', NUXT_TRUST_PROXY: '1' } })
 let nginx: TestNginx
-
 beforeAll(async () => {
-  cluster = await startCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_AUTH: 'off', NUXT_TRUST_PROXY: '1' } })
   nginx = await startNginx(cluster.servers.map(server => server.url))
 })
-afterAll(async () => {
-  await nginx?.stop()
-  await cluster?.stop()
-})
+afterAll(() => nginx?.stop())
 
 const url = (path: string, query = '') => `${nginx.url}/v1/stream/${path}${query}`
 const json = { 'content-type': 'application/json' }

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { beforeAll, expect, it } from 'vitest'
 import { useBrowser, waitForCount } from '../support/browser'
-import { startCluster } from '../support/cluster'
-import type { Cluster } from '../support/cluster'
+import { useCluster } from '../support/cluster'
 import type { TestServer } from '../support/server'
 import { SESSION_TEST_ENV, api, as, createSession, details, eventually, joinPresence, postPresence, publish, streamMessages, withPresenceKey } from '../support/sessions'
 
@@ -13,15 +12,12 @@ import { SESSION_TEST_ENV, api, as, createSession, details, eventually, joinPres
  */
 
 const e2e = useBrowser()
-let cluster: Cluster
+const cluster = useCluster(2, { env: SESSION_TEST_ENV })
 let a: TestServer
 let b: TestServer
-
-beforeAll(async () => {
-  cluster = await startCluster(2, { env: SESSION_TEST_ENV })
+beforeAll(() => {
   ;[a, b] = cluster.servers as [TestServer, TestServer]
 })
-afterAll(() => cluster?.stop())
 
 const chunk = (agentId: string, text: string) => ({ channel: 'chunks', data: { agentId, text } })
 

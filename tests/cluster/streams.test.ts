@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCluster } from '../support/cluster'
-import type { Cluster } from '../support/cluster'
+import { useCluster } from '../support/cluster'
 import { StreamFollower } from '../support/follow'
 import type { FollowMode } from '../support/follow'
 import { withDatabase } from '../support/postgres'
@@ -16,18 +15,15 @@ import { call, readAll, streamUrl } from '../support/streams'
  */
 
 const JSON_TYPE = { 'content-type': 'application/json' }
-let cluster: Cluster
+const cluster = useCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '60000', NUXT_STREAMS_SSE_MAX_SECONDS: '120' } })
 let a: TestServer
 let b: TestServer
 const followers: StreamFollower[] = []
-
-beforeAll(async () => {
-  cluster = await startCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '60000', NUXT_STREAMS_SSE_MAX_SECONDS: '120' } })
+beforeAll(() => {
   ;[a, b] = cluster.servers as [TestServer, TestServer]
 })
-afterAll(async () => {
+afterAll(() => {
   for (const follower of followers) follower.stop()
-  await cluster?.stop()
 })
 
 function follow(server: TestServer, path: string, mode: FollowMode): { follower: StreamFollower, received: unknown[] } {
@@ -86,9 +82,9 @@ describe('an instance that loses its notification connection', () => {
     await sse.follower.until(() => sse.received.length === 1, 'B\'s SSE reader hears of commits before the loss')
     // …and its long-poll reader has already asked again: it waits at the tail.
     await longPoll.follower.until(() => longPoll.received.length === 1, 'B\'s long-poll reader hears of commits before the loss')
-    const database = new URL(cluster.databaseUrl).pathname.slice(1)
+    const database = new URL(cluster.current.databaseUrl).pathname.slice(1)
     const listenerOf = (server: TestServer) => `durable-sessions listen ${server.pid} %`
-    await withDatabase(cluster.databaseUrl.replace(/\/[^/]+$/, '/postgres'), async (admin) => {
+    await withDatabase(cluster.current.databaseUrl.replace(/\/[^/]+$/, '/postgres'), async (admin) => {
       // B cannot reconnect while this lasts, so what A commits now cannot reach B by NOTIFY.
       await admin.unsafe(`alter database ${database} allow_connections false`)
       try {

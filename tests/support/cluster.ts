@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest'
 import { createTestDatabase } from './postgres'
 import { startServer } from './server'
 import type { StartOptions, TestServer } from './server'
@@ -23,6 +24,27 @@ export async function startCluster(count: number, options: StartOptions = {}): P
     token,
     stop: async () => {
       await Promise.all(servers.map(server => server.stop()))
+    },
+  }
+}
+
+/**
+ * A cluster for the whole test file: started before its tests, stopped after them. Its
+ * instances, `[a, b, …]`, are there once the file's first beforeAll has run.
+ */
+export function useCluster(count: number, options: StartOptions = {}): { readonly current: Cluster, readonly servers: TestServer[] } {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster(count, options)
+  })
+  afterAll(() => cluster?.stop())
+  return {
+    get current() {
+      if (!cluster) throw new Error('the cluster starts in beforeAll')
+      return cluster
+    },
+    get servers() {
+      return this.current.servers
     },
   }
 }
