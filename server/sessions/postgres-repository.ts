@@ -147,6 +147,7 @@ function run(tx: StorageTransaction, query: SQLWrapper & { toSQL: () => { sql: s
   return (tx as unknown as TransactionSql).unsafe(text, params as never[])
 }
 
+/** ILIKE: PostgreSQL's LIKE minds case, and titles are searched as on SQLite, whose LIKE does not. */
 function titleContains(q: string) {
-  return sql`${sessions.title} LIKE ${likePattern(q)} ESCAPE '\\'`
+  return sql`${sessions.title} ILIKE ${likePattern(q)} ESCAPE '\\'`
 }

@@ -68,3 +68,12 @@ it('created and written on A, rendered by B and live there; presence from both; 
   })
   expect(again.status).toBe(409)
 })
+
+it('finds sessions by title whatever the case, in the public list and a browser\'s own lookup, as SQLite does', async () => {
+  const listed = await createSession(a, { title: 'Refactor the Cart', public: true })
+  const own = await createSession(b, { title: 'Fix the flaky CHECKOUT test' })
+  const found = await api(b, 'GET', `/api/sessions?q=${encodeURIComponent('refactor the cart')}`)
+  expect(found.body.sessions.map((session: { id: string }) => session.id)).toEqual([listed.id])
+  const lookup = await api(a, 'POST', '/api/sessions/lookup', { json: { ids: [listed.id, own.id], q: 'checkout' } })
+  expect(lookup.body.sessions.map((session: { id: string }) => session.id)).toEqual([own.id])
+})
