@@ -14,6 +14,13 @@ export default defineNuxtConfig({
   runtimeConfig: {
     /** NUXT_DATA_DIR: the SQLite file and generated secrets. */
     dataDir: '.data',
+    /**
+     * NUXT_DATABASE_URL=postgres://…: keep everything in PostgreSQL instead of the SQLite file, so
+     * that any number of instances can serve the same streams and sessions.
+     */
+    databaseUrl: '',
+    /** NUXT_DATABASE_POOL_SIZE: PostgreSQL connections per instance (plus one for LISTEN). */
+    databasePoolSize: 10,
     /** NUXT_STREAMS_TOKEN: bearer token for protocol writes; generated into the data dir when empty. */
     streamsToken: '',
     /** NUXT_STREAMS_AUTH=off disables the write check (conformance runs, local benchmarks). */
@@ -77,6 +84,7 @@ export default defineNuxtConfig({
     scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention'] },
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
+      '#db-pg-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/pg/migrations'))}`,
     },
   },
 })

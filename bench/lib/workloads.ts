@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { startNginx } from '../../tests/support/nginx'
 import { StreamClient, appRequest } from './client'
 import type { SseReader } from './client'
 import { sleep } from './processes'
@@ -6,6 +7,7 @@ import type { Target } from './servers'
 import { cpuMeter, median, readRss, round, summarize } from './stats'
 
 const uniquePath = (name: string) => `bench/${name}-${randomBytes(4).toString('hex')}`
+const PER_POST = 100
 
 /** A small chat-like JSON message (≈ 70 bytes). */
 const smallMessage = (seq: number) => ({ type: 'token', seq, text: 'the quick brown fox jumps over the lazy dog' })
@@ -111,6 +113,8 @@ export interface FanoutResult {
  */
 export async function fanout(target: Target, options: { subscribers: number, messages: number, ratePerSec: number, drainTimeoutMs: number }): Promise<FanoutResult> {
   const client = new StreamClient(target.origin)
+  // Subscribers on the other instance, when there is one: the append crosses instances.
+  const subscribing = new StreamClient(target.readOrigin ?? target.origin)
   const path = uniquePath(`fanout-${options.subscribers}`)
   await client.create(path)
   const tail = await client.tail(path)
@@ -143,7 +147,7 @@ export async function fanout(target: Target, options: { subscribers: number, mes
   const BATCH = 50
   for (let first = 0; first < subscribers; first += BATCH) {
     const batch: SseReader[] = []
-    for (let i = first; i < Math.min(subscribers, first + BATCH); i++) batch.push(client.subscribe(path, tail, onData(i)))
+    for (let i = first; i < Math.min(subscribers, first + BATCH); i++) batch.push(subscribing.subscribe(path, tail, onData(i)))
     readers.push(...batch)
     await Promise.race([Promise.allSettled(batch.map(reader => reader.ready)), sleep(20_000)])
   }
@@ -238,37 +242,10 @@ export interface CatchUpResult {
 export async function catchUp(target: Target, options: { total: number, repeats: number, onReadsStart?: () => void }): Promise<CatchUpResult> {
   const client = new StreamClient(target.origin)
   const path = uniquePath('catchup')
-  await client.create(path)
-  const PER_POST = 100
   const fillStarted = performance.now()
-  let nextPost = 0
-  await Promise.all(Array.from({ length: 2 }, async () => {
-    for (let post = nextPost++; post < options.total / PER_POST; post = nextPost++) {
-      const body = JSON.stringify(Array.from({ length: PER_POST }, (_, j) => smallMessage(post * PER_POST + j)))
-      const status = await client.append(path, body)
-      if (status !== 204 && status !== 200) throw new Error(`catch-up fill: HTTP ${status}`)
-    }
-  }))
+  await fillStream(client, path, options.total)
   const fillSeconds = round((performance.now() - fillStarted) / 1000, 2)
-
-  const readAll = async () => {
-    let offset = '-1'
-    let messages = 0
-    let requests = 0
-    let bytes = 0
-    for (;;) {
-      const res = await client.read(path, offset)
-      if (res.status !== 200) throw new Error(`catch-up read at ${offset}: HTTP ${res.status}`)
-      requests++
-      bytes += res.body.length
-      messages += (JSON.parse(res.body) as unknown[]).length
-      if (!res.nextOffset) throw new Error('catch-up read: no Stream-Next-Offset')
-      offset = res.nextOffset
-      if (res.upToDate) break
-      if (requests > 10_000) throw new Error('catch-up read never reached Stream-Up-To-Date')
-    }
-    return { messages, requests, bytes }
-  }
+  const readAll = () => readStream(client, path)
 
   options.onReadsStart?.()
   const warm = await readAll()
@@ -281,6 +258,84 @@ export async function catchUp(target: Target, options: { total: number, repeats:
     runs.push(round(messages / ((performance.now() - started) / 1000)))
   }
   return { messages: warm.messages, requestsPerRead: warm.requests, bytes: warm.bytes, runs, messagesPerSec: median(runs), bestMessagesPerSec: Math.max(...runs), fillSeconds, ...meter() }
+}
+
+/** Creates `path` and appends `total` small messages in 100-message POSTs, 2 writers. */
+async function fillStream(client: StreamClient, path: string, total: number): Promise<void> {
+  await client.create(path)
+  let nextPost = 0
+  await Promise.all(Array.from({ length: 2 }, async () => {
+    for (let post = nextPost++; post < total / PER_POST; post = nextPost++) {
+      const body = JSON.stringify(Array.from({ length: PER_POST }, (_, j) => smallMessage(post * PER_POST + j)))
+      const status = await client.append(path, body)
+      if (status !== 204 && status !== 200) throw new Error(`fill ${path}: HTTP ${status}`)
+    }
+  }))
+}
+
+/** A catch-up read from -1, following Stream-Next-Offset until Stream-Up-To-Date, parsing every page. */
+async function readStream(client: StreamClient, path: string): Promise<{ messages: number, requests: number, bytes: number }> {
+  let offset = '-1'
+  let messages = 0
+  let requests = 0
+  let bytes = 0
+  for (;;) {
+    const res = await client.read(path, offset)
+    if (res.status !== 200) throw new Error(`catch-up read at ${offset}: HTTP ${res.status}`)
+    requests++
+    bytes += res.body.length
+    messages += (JSON.parse(res.body) as unknown[]).length
+    if (!res.nextOffset) throw new Error('catch-up read: no Stream-Next-Offset')
+    offset = res.nextOffset
+    if (res.upToDate) return { messages, requests, bytes }
+    if (requests > 10_000) throw new Error('catch-up read never reached Stream-Up-To-Date')
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx in front (PostgreSQL, two instances): request collapsing
+// ---------------------------------------------------------------------------------------------
+
+export interface CollapseResult {
+  readers: number
+  messages: number
+  pagesPerReader: number
+  /** Page reads the readers made through nginx… */
+  pageReads: number
+  /** …and how many of them reached an instance (nginx's access log). */
+  originReads: number
+  seconds: number
+}
+
+/**
+ * deploy/nginx.conf.template in front of the instances; a finished (closed) stream of 20,000
+ * messages; `readers` concurrent readers each catch up from -1 through nginx.
+ */
+export async function nginxCollapse(target: Target, options: { readers: number, total: number }): Promise<CollapseResult> {
+  const nginx = await startNginx(target.origins)
+  try {
+    const client = new StreamClient(nginx.url)
+    const path = uniquePath('collapse')
+    await fillStream(client, path, options.total)
+    await client.close(path)
+    const originReads = () => nginx.accessLog().filter(line => line.includes(`GET /v1/stream/${path}`) && !/upstream=- /.test(line)).length
+    const before = originReads()
+    const started = performance.now()
+    const reads = await Promise.all(Array.from({ length: options.readers }, () => readStream(client, path)))
+    const seconds = round((performance.now() - started) / 1000, 2)
+    if (reads.some(read => read.messages !== options.total)) throw new Error('a reader through nginx did not get every message')
+    return {
+      readers: options.readers,
+      messages: options.total,
+      pagesPerReader: reads[0]!.requests,
+      pageReads: reads.reduce((sum, read) => sum + read.requests, 0),
+      originReads: originReads() - before,
+      seconds,
+    }
+  }
+  finally {
+    await nginx.stop()
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

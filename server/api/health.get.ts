@@ -1,7 +1,5 @@
-import { sql } from 'drizzle-orm'
-
 /** Liveness for load balancers and test harnesses: the database answered a query. */
-export default defineEventHandler(() => {
-  useDB().get<{ ok: number }>(sql`select 1 as ok`)
+export default defineEventHandler(async () => {
+  await useBackend().ping()
   return { ok: true }
 })

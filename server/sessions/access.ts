@@ -32,6 +32,11 @@ export function resolveRole(session: SessionRow, credentials: Credentials, isSer
   return 'viewer'
 }
 
+/** An ended session accepts no further events (409). */
+export function assertActive(session: SessionRow): void {
+  if (session.status === 'ended') throw new SessionError('ended', 'Session has ended: it accepts no further events')
+}
+
 /** The class of writer a role writes as: the server counts as the agent. */
 export function writerOf(role: Role): RecordOwner {
   return role === 'collaborator' ? 'collaborator' : 'agent'

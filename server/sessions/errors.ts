@@ -1,4 +1,4 @@
-/** Domain errors of the session layer; server/utils/api-errors.ts maps them to HTTP in one place. */
+/** Domain errors of the session layer; server/errors.ts maps them to HTTP in one place. */
 export type SessionErrorCode =
   | 'invalid'
   | 'unauthorized'

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { MAX_AGENTS_PER_SESSION } from '#shared/sessions/api'
 import type {
   CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, SessionDetails, SessionList, SessionLookup,
@@ -13,17 +11,19 @@ import { hasEntity } from '#shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#shared/sessions/selectors'
 import { changeTypeOf, keyOf, toChange } from '#shared/sessions/wire'
 import type { ChangeOperation, RecordOwner, SessionChange } from '#shared/sessions/wire'
-import { idempotencyKeys, sessionAgents, sessions } from '../db/schema'
 import type { SessionRow } from '../db/schema'
 import { StreamError } from '../streams/errors'
 import { formatOffset } from '../streams/offsets'
-import type { StreamAppend, StreamStore } from '../streams/store'
-import { ApprovalCheck, assertCanManage, assertCanWrite, assertOwns, resolveRole, writerOf } from './access'
+import type { AppendResult, StreamAppend, StreamStore } from '../streams/store'
+import { ApprovalCheck, assertActive, assertCanManage, assertCanWrite, assertOwns, resolveRole, writerOf } from './access'
 import type { Credentials, Role } from './access'
 import { SessionError } from './errors'
+import type { LimitCounters } from './limits'
 import type { StreamMaterializer } from './materializer'
 import { PresenceKeys } from './presence-keys'
 import { PresenceLimits } from './presence-limits'
+import { AgentIdTaken, IdempotencyKeyTaken } from './repository'
+import type { SessionRepository } from './repository'
 import { hashSecret, newAgentId, newSecret, newSessionId } from './secrets'
 
 export const sessionStreamPath = (sessionId: string) => `sessions/${sessionId}`
@@ -35,6 +35,13 @@ const JSON_TYPE = 'application/json'
 const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
+/**
+ * How often a write is decided again when the stream moved on between its decision and its
+ * commit (another writer, on this instance or another), before the client is told to retry.
+ */
+const WRITE_ATTEMPTS = 20
+/** Empty session streams without a session are removed once they are this old (see removeOrphanStreams). */
+const ORPHAN_GRACE_MS = 60_000
 
 export interface SessionServiceOptions {
   now?: () => number
@@ -43,6 +50,8 @@ export interface SessionServiceOptions {
   presenceSecret: Buffer
   /** Distinct presence users a session admits within any hour (NUXT_PRESENCE_MAX_USERS_PER_HOUR). */
   presenceMaxUsersPerHour: number
+  /** Where presence limits are counted (shared by every instance of a PostgreSQL deployment). */
+  limits: LimitCounters
 }
 
 export interface CreateOptions {
@@ -82,8 +91,6 @@ interface PendingEvent {
   operation?: ChangeOperation
 }
 
-type Db = BetterSQLite3Database<Record<string, never>>
-
 /**
  * Agent sessions on top of the stream engine: `sessions/<id>` carries chunks, tool calls,
  * terminal, workflow and agent state; `sessions/<id>/presence` carries presence; and
@@ -97,49 +104,49 @@ export class SessionService {
   private lastJoinAt = 0
   /**
    * Registered agent ids of recently written sessions. Registrations never change after
-   * create(), so a copy stays true for as long as its session exists; this spares the agent's
-   * hot path a query per request.
+   * create() and session ids are never reused, so a copy stays true on every instance for as
+   * long as its session exists; this spares the agent's hot path a query per request.
    */
   private readonly agentIdCache = new Map<string, ReadonlySet<string>>()
 
   constructor(
-    private readonly db: Db,
+    private readonly repository: SessionRepository,
     private readonly store: StreamStore,
     private readonly materializer: StreamMaterializer,
     private readonly options: SessionServiceOptions,
   ) {
     this.now = options.now ?? Date.now
     this.presenceKeys = new PresenceKeys(options.presenceSecret)
-    this.presenceLimits = new PresenceLimits(options.presenceMaxUsersPerHour)
+    this.presenceLimits = new PresenceLimits(options.limits, options.presenceMaxUsersPerHour)
   }
 
   /**
    * A new session, unlisted unless `public`, registering its agents: `agentId` and `agentIds`,
    * or a random id. An agent id another session registered is 409 unless `privileged`.
    */
-  create(body: CreateSessionBody, origin: string, options: CreateOptions = {}): CreatedSession {
+  async create(body: CreateSessionBody, origin: string, options: CreateOptions = {}): Promise<CreatedSession> {
     const agentIds = [...new Set([...(body.agentId === undefined ? [] : [body.agentId]), ...(body.agentIds ?? [])])]
     if (agentIds.length === 0) agentIds.push(newAgentId())
     if (agentIds.length > MAX_AGENTS_PER_SESSION) throw new SessionError('invalid', `agentIds: a session registers at most ${MAX_AGENTS_PER_SESSION} agents`)
-    // Checked before anything is created; create() runs without yielding, so no other create
-    // can register the same id in between.
-    if (!options.privileged) this.assertUnclaimed(agentIds)
+    // Checked before anything is created, and again where the session is stored (a concurrent
+    // create may claim an id in between).
+    if (!options.privileged) {
+      const claimed = await this.repository.claimedAgentId(agentIds)
+      if (claimed !== undefined) throw agentIdTaken(claimed)
+    }
     const id = newSessionId()
     const agentToken = newSecret()
     const collaboratorKey = newSecret()
     const now = this.now()
     const agentId = agentIds[0]!
     const json = { contentType: JSON_TYPE, closed: false, body: Buffer.alloc(0) }
-    for (const agent of agentIds) this.store.create(agentStreamPath(agent), json)
-    this.store.create(sessionStreamPath(id), json)
-    this.store.create(presenceStreamPath(id), json)
-    // In an explicit transaction: in autocommit mode, an INSERT … RETURNING read with .get()
-    // commits only when better-sqlite3 resets the statement, and a commit that fails there (disk
-    // full: SQLITE_FULL) is swallowed — the client got a 201 and tokens for a session that was
-    // never stored (tests/reliability/faults.test.ts). COMMIT as a statement of its own throws.
+    for (const agent of agentIds) await this.store.create(agentStreamPath(agent), json)
+    await this.store.create(sessionStreamPath(id), json)
+    await this.store.create(presenceStreamPath(id), json)
     // If this fails, the two empty streams above are left without a session; retention removes them.
-    const row = this.db.transaction((tx) => {
-      const inserted = tx.insert(sessions).values({
+    let row: SessionRow
+    try {
+      row = await this.repository.insert({
         id,
         title: body.title ?? `Session ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`,
         projectId: body.projectId ?? null,
@@ -151,11 +158,13 @@ export class SessionService {
         collaboratorKeyHash: hashSecret(collaboratorKey),
         createdAt: now,
         lastActivityAt: now,
-      }).returning().get()
-      tx.insert(sessionAgents).values(agentIds.map(agent => ({ agentId: agent, sessionId: id }))).run()
-      return inserted
-    })
-    const summary = this.summarize(row)
+      }, agentIds, !options.privileged)
+    }
+    catch (error) {
+      if (error instanceof AgentIdTaken) throw agentIdTaken(error.agentId)
+      throw error
+    }
+    const summary = await this.summarize(row)
     return {
       ...summary,
       agentIds,
@@ -168,87 +177,82 @@ export class SessionService {
   }
 
   /** Public sessions (all of them with `all`), newest first, a page at a time. */
-  list(query: ListQuery): SessionList {
-    const conditions = []
-    if (!query.all) conditions.push(eq(sessions.public, true))
-    if (query.q) conditions.push(titleContains(query.q))
+  async list(query: ListQuery): Promise<SessionList> {
     const after = query.cursor ? decodeCursor(query.cursor) : undefined
-    if (after) {
-      conditions.push(or(lt(sessions.createdAt, after.createdAt), and(eq(sessions.createdAt, after.createdAt), lt(sessions.id, after.id))))
-    }
-    const rows = this.db.select().from(sessions).where(and(...conditions))
-      .orderBy(desc(sessions.createdAt), desc(sessions.id)).limit(query.limit + 1).all()
+    const rows = await this.repository.list({ publicOnly: !query.all, q: query.q, after, limit: query.limit + 1 })
     const page = rows.slice(0, query.limit)
     const last = page.at(-1)
     return {
-      sessions: page.map(row => this.summarize(row)),
+      sessions: await Promise.all(page.map(row => this.summarize(row))),
       nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
     }
   }
 
   /** The sessions of `ids` that exist (whoever has an id may see its session), newest first. */
-  lookup(ids: string[], q?: string): SessionLookup {
+  async lookup(ids: string[], q?: string): Promise<SessionLookup> {
     if (ids.length === 0) return { sessions: [] }
-    const rows = this.db.select().from(sessions).where(and(inArray(sessions.id, ids), q ? titleContains(q) : undefined))
-      .orderBy(desc(sessions.createdAt), desc(sessions.id)).all()
-    return { sessions: rows.map(row => this.summarize(row)) }
+    const rows = await this.repository.lookup(ids, q)
+    return { sessions: await Promise.all(rows.map(row => this.summarize(row))) }
   }
 
   /** Lists or unlists the session (agent or server token). */
-  update(sessionId: string, body: UpdateSessionBody, role: Role): SessionSummary {
+  async update(sessionId: string, body: UpdateSessionBody, role: Role): Promise<SessionSummary> {
     assertCanManage(role, 'Listing or unlisting a session')
-    this.requireSession(sessionId)
-    const row = this.db.update(sessions).set({ public: body.public }).where(eq(sessions.id, sessionId)).returning().get()!
+    await this.requireSession(sessionId)
+    const row = await this.repository.setPublic(sessionId, body.public)
+    if (!row) throw new SessionError('not_found', 'Session not found')
     return this.summarize(row)
   }
 
-  details(sessionId: string): SessionDetails {
-    const row = this.requireSession(sessionId)
-    const presence = this.materializer.get(presenceStreamPath(sessionId))
+  async details(sessionId: string): Promise<SessionDetails> {
+    const row = await this.requireSession(sessionId)
+    const presence = await this.materializer.get(presenceStreamPath(sessionId))
+    const current = { presence: Object.values(presence.state.presence), presenceOffset: formatOffset(presence.pos) }
     return {
-      ...this.summarize(row),
-      agentIds: [...this.agentIdsOf(sessionId)],
+      ...(await this.summarize(row)),
+      agentIds: [...(await this.agentIdsOf(sessionId))],
       ...this.streamUrls(row),
-      presence: Object.values(presence.state.presence),
-      presenceOffset: formatOffset(presence.pos),
+      ...current,
     }
   }
 
   /** The materialised session and the offset it stands at, copied so later writes cannot leak in. */
-  snapshot(sessionId: string): SessionSnapshot {
-    const row = this.requireSession(sessionId)
-    const main = this.materializer.get(sessionStreamPath(sessionId))
-    const presence = this.materializer.get(presenceStreamPath(sessionId))
+  async snapshot(sessionId: string): Promise<SessionSnapshot> {
+    const row = await this.requireSession(sessionId)
+    const session = await this.summarize(row)
+    const main = await this.materializer.get(sessionStreamPath(sessionId))
+    const presence = await this.materializer.get(presenceStreamPath(sessionId))
     return structuredClone({
-      session: this.summarize(row),
+      session,
       offset: formatOffset(main.pos),
       state: { ...main.state, presence: presence.state.presence },
       presenceOffset: formatOffset(presence.pos),
     })
   }
 
-  role(sessionId: string, credentials: Credentials): Role {
-    return resolveRole(this.requireSession(sessionId), credentials, this.options.isServerToken)
+  async role(sessionId: string, credentials: Credentials): Promise<Role> {
+    return resolveRole(await this.requireSession(sessionId), credentials, this.options.isServerToken)
   }
 
   /**
    * Validates, authorises and appends events; returns where they landed. A collaborator's
    * `presenceKey` (optional) attributes their approval decisions to their presence identity.
    */
-  publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): WriteResult {
-    const session = this.requireSession(sessionId)
+  async publish(sessionId: string, inputs: SessionEventInput[], role: Role, idempotency?: Idempotency, presenceKey?: string): Promise<WriteResult> {
+    const session = await this.requireSession(sessionId)
     const now = this.now()
     // Only decisions and prompts carry an actor: other writes neither need nor check a presence key.
-    const author = role === 'collaborator' && inputs.some(input => ATTRIBUTED.has(input.channel)) ? this.authorOf(sessionId, presenceKey) : undefined
+    const author = role === 'collaborator' && inputs.some(input => ATTRIBUTED.has(input.channel)) ? await this.authorOf(sessionId, presenceKey) : undefined
     const events = inputs.map(input => completeEvent(session.id, input, new Date(now).toISOString(), author))
     // Permission first: replaying a key is no way around the capability rules.
-    const agentIds = this.agentIdsOf(sessionId)
+    const agentIds = await this.agentIdsOf(sessionId)
     for (const event of events) assertCanWrite(role, event, agentIds)
-    const replay = this.replay(sessionId, idempotency)
-    if (replay) return replay.result
-    assertActive(session)
-    this.keepJoinTimes(sessionId, events)
-    return this.write(session, events.map(event => ({ event })), now, writerOf(role), idempotency)
+    return this.retrying(async () => {
+      const replay = await this.replay(sessionId, idempotency)
+      if (replay) return replay.result
+      assertActive(session)
+      return this.write(session, events.map(event => ({ event })), now, writerOf(role), idempotency, true)
+    })
   }
 
   /**
@@ -256,80 +260,85 @@ export class SessionService {
    * timed by the server's clock. A join answers a presence key bound to the record it made; the
    * other actions need it. Agents of the session publish their presence on /events instead.
    */
-  updatePresence(sessionId: string, body: PresenceBody, idempotency?: Idempotency, presenceKey?: string): PresenceWriteResult {
-    const session = this.requireSession(sessionId)
-    if (this.agentIdsOf(sessionId).has(body.userId)) {
+  async updatePresence(sessionId: string, body: PresenceBody, idempotency?: Idempotency, presenceKey?: string): Promise<PresenceWriteResult> {
+    const session = await this.requireSession(sessionId)
+    if ((await this.agentIdsOf(sessionId)).has(body.userId)) {
       throw new SessionError('forbidden', `userId ${JSON.stringify(body.userId)} is an agent of this session: its presence is published on /events with the agent token`)
     }
     const presencePath = presenceStreamPath(sessionId)
-    const existing: Presence | undefined = this.materializer.get(presencePath).state.presence[body.userId]
-    const now = this.now()
-    if (body.action === 'join') return this.join(session, body, existing, now, idempotency, presenceKey)
-    if (body.action === 'leave' && !existing) return { ok: true, offset: this.tailOffset(presencePath)! }
-    if (presenceKey === undefined)
-      throw new SessionError('unauthorized', `A presence ${body.action} needs the presence key its join returned (X-Presence-Key)`)
-    if (!existing || !this.presenceKeys.matches(presenceKey, sessionId, existing))
-      throw new SessionError('unauthorized', 'The presence key is not valid for this user in this session (a key ends when its user leaves): join again')
-    const replay = this.replay(sessionId, idempotency)
-    if (replay) return replay.result
-    assertActive(session)
-    // Dropped, not refused: the next cursor position supersedes this one anyway.
-    if (body.action !== 'leave' && !this.presenceLimits.allowUpdate(sessionId, body.userId, now))
-      return { ok: true, offset: this.tailOffset(presencePath)!, dropped: true }
-    const event = SessionEventSchema.parse({ channel: 'presence', data: nextPresence(sessionId, body, existing, new Date(now).toISOString()) })
-    return this.write(session, [{ event, operation: body.action === 'leave' ? 'delete' : undefined }], now, 'agent', idempotency)
+    return this.retrying(async () => {
+      const presence = await this.materializer.get(presencePath)
+      const existing: Presence | undefined = presence.state.presence[body.userId]
+      const tail = formatOffset(presence.pos)
+      const now = this.now()
+      if (body.action === 'join') return this.join(session, body, existing, now, idempotency, presenceKey)
+      if (body.action === 'leave' && !existing) return { ok: true, offset: tail }
+      if (presenceKey === undefined)
+        throw new SessionError('unauthorized', `A presence ${body.action} needs the presence key its join returned (X-Presence-Key)`)
+      if (!existing || !this.presenceKeys.matches(presenceKey, sessionId, existing))
+        throw new SessionError('unauthorized', 'The presence key is not valid for this user in this session (a key ends when its user leaves): join again')
+      const replay = await this.replay(sessionId, idempotency)
+      if (replay) return replay.result
+      assertActive(session)
+      // Dropped, not refused: the next cursor position supersedes this one anyway.
+      if (body.action !== 'leave' && !(await this.presenceLimits.allowUpdate(sessionId, body.userId, now)))
+        return { ok: true, offset: tail, dropped: true }
+      const event = SessionEventSchema.parse({ channel: 'presence', data: nextPresence(sessionId, body, existing, new Date(now).toISOString()) })
+      return this.write(session, [{ event, operation: body.action === 'leave' ? 'delete' : undefined }], now, 'agent', idempotency)
+    })
   }
 
   /** Ends the session: both streams are closed, so every reader sees EOF. Idempotent. */
-  close(sessionId: string, role: Role): WriteResult {
+  async close(sessionId: string, role: Role): Promise<WriteResult> {
     assertCanManage(role, 'Closing a session')
-    const session = this.requireSession(sessionId)
+    const session = await this.requireSession(sessionId)
     const mainPath = sessionStreamPath(sessionId)
     if (session.status === 'active') {
       const close = { body: Buffer.alloc(0), close: true }
-      this.store.appendAll([{ path: mainPath, options: close }, { path: presenceStreamPath(sessionId), options: close }], () => {
-        this.db.update(sessions).set({ status: 'ended', endedAt: this.now() }).where(eq(sessions.id, sessionId)).run()
-      })
+      await this.store.appendAll([{ path: mainPath, options: close }, { path: presenceStreamPath(sessionId), options: close }], (_, tx) =>
+        this.repository.markEnded(tx, sessionId, this.now()))
     }
-    return { ok: true, offset: this.tailOffset(mainPath)! }
+    return { ok: true, offset: (await this.tailOffset(mainPath))! }
   }
 
-  delete(sessionId: string, role: Role): void {
+  async delete(sessionId: string, role: Role): Promise<void> {
     assertCanManage(role, 'Deleting a session')
-    this.requireSession(sessionId)
-    this.remove(sessionId)
+    await this.requireSession(sessionId)
+    await this.remove(sessionId)
   }
 
   /**
    * Retention: events older than `retentionDays` leave the head of session and agent streams,
    * presence keeps `presenceMinutes`, idle sessions go entirely, and idempotency keys older
-   * than a day are forgotten.
+   * than a day are forgotten. One pass at a time across every instance.
    */
-  applyRetention(now: number, retentionDays: number, presenceMinutes: number): { deletedSessions: number, trimmedStreams: number } {
-    const cutoff = now - retentionDays * 24 * 60 * 60 * 1000
-    const idle = this.db.select({ id: sessions.id }).from(sessions).where(lt(sessions.lastActivityAt, cutoff)).all()
-    for (const { id } of idle) this.remove(id)
-    let trimmedStreams = this.trimPresence(now, presenceMinutes)
-    for (const { id } of this.db.select({ id: sessions.id }).from(sessions).all()) {
-      if (this.trim(sessionStreamPath(id), cutoff)) trimmedStreams++
-    }
-    // Every agent stream, including those of deleted sessions.
-    for (const path of this.store.listPaths(agentStreamPath(''))) {
-      if (this.trim(path, cutoff)) trimmedStreams++
-    }
-    this.removeOrphanStreams()
-    this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, now - IDEMPOTENCY_RETENTION_MS)).run()
-    return { deletedSessions: idle.length, trimmedStreams }
+  applyRetention(now: number, retentionDays: number, presenceMinutes: number): Promise<{ deletedSessions: number, trimmedStreams: number }> {
+    return this.repository.exclusively('retention', async () => {
+      const cutoff = now - retentionDays * 24 * 60 * 60 * 1000
+      const idle = await this.repository.idleSessionIds(cutoff)
+      for (const id of idle) await this.remove(id)
+      let trimmedStreams = await this.trimPresence(now, presenceMinutes)
+      for (const id of await this.repository.sessionIds()) {
+        if (await this.trim(sessionStreamPath(id), cutoff)) trimmedStreams++
+      }
+      // Every agent stream, including those of deleted sessions.
+      for (const path of await this.store.listPaths(agentStreamPath(''))) {
+        if (await this.trim(path, cutoff)) trimmedStreams++
+      }
+      await this.removeOrphanStreams(now)
+      await this.repository.forgetIdempotencyKeys(now - IDEMPOTENCY_RETENTION_MS)
+      return { deletedSessions: idle.length, trimmedStreams }
+    })
   }
 
   /**
    * Presence history older than `presenceMinutes` leaves every presence stream (run every
    * minute, so cursor traffic never piles up for long); answers how many streams were trimmed.
    */
-  trimPresence(now: number, presenceMinutes: number): number {
+  async trimPresence(now: number, presenceMinutes: number): Promise<number> {
     let trimmed = 0
-    for (const { id } of this.db.select({ id: sessions.id }).from(sessions).all()) {
-      if (this.trim(presenceStreamPath(id), now - presenceMinutes * 60 * 1000)) trimmed++
+    for (const id of await this.repository.sessionIds()) {
+      if (await this.trim(presenceStreamPath(id), now - presenceMinutes * 60 * 1000)) trimmed++
     }
     return trimmed
   }
@@ -337,15 +346,18 @@ export class SessionService {
   /**
    * Empty `sessions/<id>` streams whose session was never stored: create() makes the streams
    * first, so a failed insert (disk full) or a kill -9 in between leaves them behind. Nobody
-   * ever learnt their id; only empty ones go, so nothing written is ever removed here.
+   * ever learnt their id; only empty ones go, so nothing written is ever removed here. A
+   * session being created right now (on any instance) has its streams but not yet its row: it
+   * is spared by leaving streams younger than ORPHAN_GRACE_MS.
    */
-  private removeOrphanStreams(): void {
-    const known = new Set(this.db.select({ id: sessions.id }).from(sessions).all().map(row => row.id))
-    for (const path of this.store.listPaths(sessionStreamPath(''))) {
+  private async removeOrphanStreams(now: number): Promise<void> {
+    const known = new Set(await this.repository.sessionIds())
+    for (const path of await this.store.listPaths(sessionStreamPath(''))) {
       const id = path.slice(sessionStreamPath('').length).split('/')[0]!
       if (known.has(id)) continue
       try {
-        if (this.store.head(path).tailPos === 0) this.store.delete(path)
+        const stream = await this.store.head(path)
+        if (stream.tailPos === 0 && now - stream.createdAt >= ORPHAN_GRACE_MS) await this.store.delete(path)
       }
       catch (error) {
         if (!(error instanceof StreamError)) throw error
@@ -354,17 +366,18 @@ export class SessionService {
   }
 
   /** Active sessions the built-in AI agent serves that hold a prompt without a finished answer. */
-  sessionsAwaitingAi(): SessionRow[] {
-    const rows = this.db.select().from(sessions).where(and(eq(sessions.builtinAgent, 'ai'), eq(sessions.status, 'active'))).all()
-    return rows.filter((row) => {
-      const { state } = this.materializer.get(sessionStreamPath(row.id))
+  async sessionsAwaitingAi(): Promise<SessionRow[]> {
+    const awaiting: SessionRow[] = []
+    for (const row of await this.repository.activeWithBuiltinAgent('ai')) {
+      const { state } = await this.materializer.get(sessionStreamPath(row.id))
       const finished = new Set(state.answers.filter(answer => answer.status !== 'running').map(answer => answer.id))
-      return state.prompts.some(prompt => !finished.has(prompt.id))
-    })
+      if (state.prompts.some(prompt => !finished.has(prompt.id))) awaiting.push(row)
+    }
+    return awaiting
   }
 
-  requireSession(sessionId: string): SessionRow {
-    const row = this.db.select().from(sessions).where(eq(sessions.id, sessionId)).get()
+  async requireSession(sessionId: string): Promise<SessionRow> {
+    const row = await this.repository.find(sessionId)
     if (!row) throw new SessionError('not_found', 'Session not found')
     return row
   }
@@ -377,9 +390,9 @@ export class SessionService {
    * out. A stale record (not seen for the presence window) may be claimed afresh, which ends
    * the old key. New users count against the session's hourly limit.
    */
-  private join(session: SessionRow, body: PresenceBody, existing: Presence | undefined, now: number, idempotency?: Idempotency, presenceKey?: string): PresenceWriteResult {
+  private async join(session: SessionRow, body: PresenceBody, existing: Presence | undefined, now: number, idempotency?: Idempotency, presenceKey?: string): Promise<PresenceWriteResult> {
     const rejoin = existing !== undefined && presenceKey !== undefined && this.presenceKeys.matches(presenceKey, session.id, existing)
-    const replay = this.replay(session.id, idempotency)
+    const replay = await this.replay(session.id, idempotency)
     if (replay) {
       // The record's key again if that record began no later than the join being replayed: it
       // is then the one that join made or renewed, not one somebody claimed since.
@@ -390,46 +403,30 @@ export class SessionService {
     if (!rejoin && existing && now - Date.parse(existing.lastSeen) <= PRESENCE_WINDOW_MS) {
       throw new SessionError('conflict', `userId ${JSON.stringify(body.userId)} is present in this session already: join with its presence key (X-Presence-Key), or as another user`)
     }
-    this.presenceLimits.admit(session.id, body.userId, now)
-    // A new record's joinedAt is its key's generation: never one a gone record had (same ms).
-    const at = rejoin ? now : (this.lastJoinAt = Math.max(now, this.lastJoinAt + 1))
+    await this.presenceLimits.admit(session.id, body.userId, now)
+    // A new record's joinedAt is its key's generation: never one a gone record had (same ms),
+    // here or — for the record it replaces — on another instance whose clock is ahead.
+    const replaced = existing ? Date.parse(existing.joinedAt) + 1 : 0
+    const at = rejoin ? now : (this.lastJoinAt = Math.max(now, this.lastJoinAt + 1, replaced))
     const data = nextPresence(session.id, body, rejoin ? existing : undefined, new Date(at).toISOString())
-    const result = this.write(session, [{ event: SessionEventSchema.parse({ channel: 'presence', data }) }], at, 'agent', idempotency)
+    const result = await this.write(session, [{ event: SessionEventSchema.parse({ channel: 'presence', data }) }], at, 'agent', idempotency)
     return { ...result, presenceKey: this.presenceKeys.issue(session.id, data) }
   }
 
   /** The decision's author: the presence user the key proves (401 for a key that proves nobody). */
-  private authorOf(sessionId: string, presenceKey: string | undefined): Author {
+  private async authorOf(sessionId: string, presenceKey: string | undefined): Promise<Author> {
     if (presenceKey === undefined) return {}
     const userId = this.presenceKeys.userOf(presenceKey)
-    const record = userId === undefined ? undefined : this.materializer.get(presenceStreamPath(sessionId)).state.presence[userId]
+    const record = userId === undefined ? undefined : (await this.materializer.get(presenceStreamPath(sessionId))).state.presence[userId]
     if (!record || !this.presenceKeys.matches(presenceKey, sessionId, record))
       throw new SessionError('unauthorized', 'The presence key is not valid for this session (a key ends when its user leaves): join again')
     return { actor: record.displayName ?? record.userId, actorId: record.userId }
   }
 
-  /** An agent's presence keeps when it joined; lastSeen is the server's now. */
-  private keepJoinTimes(sessionId: string, events: SessionEvent[]): void {
-    if (!events.some(event => event.channel === 'presence')) return
-    const presence = this.materializer.get(presenceStreamPath(sessionId)).state.presence
-    for (const event of events) {
-      if (event.channel === 'presence') event.data.joinedAt = presence[event.data.userId]?.joinedAt ?? event.data.joinedAt
-    }
-  }
-
-  /** 409 when another session registered one of these agent ids. */
-  private assertUnclaimed(agentIds: string[]): void {
-    const claimed = this.db.select({ agentId: sessionAgents.agentId }).from(sessionAgents).where(inArray(sessionAgents.agentId, agentIds)).limit(1).get()
-    if (claimed) {
-      throw new SessionError('conflict', `agentId ${JSON.stringify(claimed.agentId)} belongs to another session: choose another id `
-        + '(only the server token may share one agent between sessions)')
-    }
-  }
-
-  private agentIdsOf(sessionId: string): ReadonlySet<string> {
+  private async agentIdsOf(sessionId: string): Promise<ReadonlySet<string>> {
     let agentIds = this.agentIdCache.get(sessionId)
     if (!agentIds) {
-      agentIds = new Set(this.db.select({ agentId: sessionAgents.agentId }).from(sessionAgents).where(eq(sessionAgents.sessionId, sessionId)).all().map(row => row.agentId))
+      agentIds = new Set(await this.repository.agentIdsOf(sessionId))
       this.agentIdCache.set(sessionId, agentIds)
       if (this.agentIdCache.size > AGENT_ID_CACHE_SIZE) this.agentIdCache.delete(this.agentIdCache.keys().next().value!)
     }
@@ -437,56 +434,92 @@ export class SessionService {
   }
 
   /**
+   * Runs `attempt` again while its write found the stream moved on since it decided (another
+   * writer committed in between: its ownership, approval and insert-or-update decisions may no
+   * longer hold), or while a concurrent request stored the same Idempotency-Key (the next
+   * attempt replays its result).
+   */
+  private async retrying<R>(attempt: () => Promise<R>): Promise<R> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt()
+      }
+      catch (error) {
+        const again = (error instanceof StreamError && error.code === 'tail_moved') || error instanceof IdempotencyKeyTaken
+        if (!again) throw error
+        if (n >= WRITE_ATTEMPTS)
+          throw new StreamError('unavailable', 'This session is being written too busily to place the write: retry', { 'retry-after': '1' })
+      }
+    }
+  }
+
+  /**
    * Appends the events to the session's streams (and copies to agent streams) in one
    * transaction, checking first what needs the current state: a write to an existing record
    * must come from its owner, and approval decisions must answer a pending request once.
    * Presence records are guarded by presence keys and registered agent ids instead of owners.
+   * The decisions are taken on the state at the streams' tails; the append commits only if the
+   * tails are still there (`ifTailAt`), otherwise `retrying` decides again. With
+   * `keepJoinTimes` (an agent's presence on /events), a record keeps when it joined.
    */
-  private write(session: SessionRow, pending: PendingEvent[], now: number, writer: RecordOwner, idempotency?: Idempotency): WriteResult {
+  private async write(session: SessionRow, pending: PendingEvent[], now: number, writer: RecordOwner, idempotency?: Idempotency, keepJoinTimes = false): Promise<WriteResult> {
     const mainPath = sessionStreamPath(session.id)
     const presencePath = presenceStreamPath(session.id)
-    const main = this.materializer.get(mainPath)
-    const presence = this.materializer.get(presencePath)
+    const presenceOnly = pending.every(({ event }) => event.channel === 'presence')
+    const main = presenceOnly ? undefined : await this.materializer.get(mainPath)
+    const presence = await this.materializer.get(presencePath)
+    // From here to the positions taken below nothing yields: the state is the one at them.
+    const tails = new Map([[presencePath, presence.pos]])
+    if (main) tails.set(mainPath, main.pos)
     const timestamp = new Date(now).toISOString()
     const batches = new Map<string, SessionChange[]>()
     const add = (path: string, change: SessionChange) => batches.set(path, [...(batches.get(path) ?? []), change])
     const seenInBatch = new Set<string>()
-    const approvals = new ApprovalCheck(main.state.workflow)
+    const approvals = main && new ApprovalCheck(main.state.workflow)
     let agentStatus: string | undefined
     for (const { event, operation } of pending) {
-      const isPresence = event.channel === 'presence'
-      const target = isPresence ? presence : main
+      if (event.channel === 'presence') {
+        if (keepJoinTimes) event.data.joinedAt = presence.state.presence[event.data.userId]?.joinedAt ?? event.data.joinedAt
+        const key = keyOf(event)
+        const identity = `presence:${key}`
+        const exists = seenInBatch.has(identity) || hasEntity(presence.state, event)
+        seenInBatch.add(identity)
+        const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, 'agent')
+        add(presencePath, change)
+        continue
+      }
       const key = keyOf(event)
       const identity = `${event.channel}:${key}`
-      const existed = !seenInBatch.has(identity) && hasEntity(target.state, event)
-      if (existed && !isPresence) assertOwns(writer, main.ownerOf(changeTypeOf(event.channel), key), event, key)
-      approvals.check(event)
+      const existed = !seenInBatch.has(identity) && hasEntity(main!.state, event)
+      if (existed) assertOwns(writer, main!.ownerOf(changeTypeOf(event.channel), key), event, key)
+      approvals!.check(event)
       const exists = existed || seenInBatch.has(identity)
       seenInBatch.add(identity)
-      const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, isPresence ? 'agent' : writer)
-      add(isPresence ? presencePath : mainPath, change)
+      const change = toChange(event, operation ?? (exists ? 'update' : 'insert'), timestamp, writer)
+      add(mainPath, change)
       if ('agentId' in event.data && event.data.agentId !== undefined) add(agentStreamPath(event.data.agentId), change)
       if (event.channel === 'agentState' && event.data.agentId === session.agentId) agentStatus = event.data.status
     }
     for (const path of batches.keys()) {
-      if (path.startsWith(agentStreamPath('')) && !this.agentStreamWritable(path)) batches.delete(path)
+      if (path.startsWith(agentStreamPath('')) && !(await this.agentStreamWritable(path))) batches.delete(path)
     }
     const appends: StreamAppend[] = [...batches].map(([path, changes]) => ({
       path,
-      options: { contentType: JSON_TYPE, body: Buffer.from(JSON.stringify(changes)), close: false },
+      options: { contentType: JSON_TYPE, body: Buffer.from(JSON.stringify(changes)), close: false, ifTailAt: tails.get(path) },
     }))
     // The offset a client learns is the stream's tail after this write: the main stream's, or
     // the presence stream's for presence-only writes.
-    const reported = batches.has(mainPath) ? mainPath : presencePath
-    const offset = formatOffset(this.store.head(reported).tailPos + (batches.get(reported)?.length ?? 0))
-    this.store.appendAll(appends, () => {
-      if (batches.has(mainPath)) {
-        this.db.update(sessions).set({ lastActivityAt: now, ...(agentStatus ? { agentStatus } : {}) })
-          .where(eq(sessions.id, session.id)).run()
-      }
-      if (idempotency) {
-        this.db.insert(idempotencyKeys).values({ sessionId: session.id, key: idempotency.key, requestHash: idempotency.requestHash, offset, createdAt: now }).run()
-      }
+    const reported = appends.findIndex(append => append.path === (batches.has(mainPath) ? mainPath : presencePath))
+    let offset = ''
+    await this.store.appendAll(appends, (results: AppendResult[], tx) => {
+      offset = formatOffset(results[reported]!.stream.tailPos)
+      return this.repository.recordWrite(tx, {
+        sessionId: session.id,
+        at: now,
+        activity: batches.has(mainPath),
+        agentStatus,
+        idempotency: idempotency && { ...idempotency, offset },
+      })
     })
     return { ok: true, offset }
   }
@@ -495,21 +528,21 @@ export class SessionService {
    * Agent streams are created on first use. One an operator closed (raw protocol, server token)
    * no longer receives copies, rather than failing every session write that names the agent.
    */
-  private agentStreamWritable(path: string): boolean {
+  private async agentStreamWritable(path: string): Promise<boolean> {
     try {
-      return !this.store.head(path).closed
+      return !(await this.store.head(path)).closed
     }
     catch (error) {
       if (!(error instanceof StreamError) || error.code !== 'not_found') throw error
-      this.store.create(path, { contentType: JSON_TYPE, closed: false, body: Buffer.alloc(0) })
+      await this.store.create(path, { contentType: JSON_TYPE, closed: false, body: Buffer.alloc(0) })
       return true
     }
   }
 
   /** Trims a stream's head before `before`; whether anything went (a stream gone meanwhile is no error). */
-  private trim(path: string, before: number): boolean {
+  private async trim(path: string, before: number): Promise<boolean> {
     try {
-      if (this.store.trimBefore(path, before) === 0) return false
+      if (await this.store.trimBefore(path, before) === 0) return false
     }
     catch (error) {
       if (error instanceof StreamError) return false
@@ -520,38 +553,33 @@ export class SessionService {
   }
 
   /** The first result of a write already made with this Idempotency-Key, if any. */
-  private replay(sessionId: string, idempotency?: Idempotency): Replay | undefined {
+  private async replay(sessionId: string, idempotency?: Idempotency): Promise<Replay | undefined> {
     if (!idempotency) return undefined
-    const previous = this.db.select().from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.sessionId, sessionId), eq(idempotencyKeys.key, idempotency.key))).get()
+    const previous = await this.repository.idempotencyRecord(sessionId, idempotency.key)
     if (!previous) return undefined
     if (previous.requestHash !== idempotency.requestHash)
       throw new SessionError('idempotency_conflict', 'This Idempotency-Key was already used for a different request')
     return { result: { ok: true, offset: previous.offset }, createdAt: previous.createdAt }
   }
 
-  private remove(sessionId: string): void {
+  private async remove(sessionId: string): Promise<void> {
     this.agentIdCache.delete(sessionId)
     for (const path of [sessionStreamPath(sessionId), presenceStreamPath(sessionId)]) {
       this.materializer.drop(path)
       try {
-        this.store.delete(path)
+        await this.store.delete(path)
       }
       catch (error) {
         if (!(error instanceof StreamError)) throw error
       }
     }
-    this.db.transaction((tx) => {
-      tx.delete(idempotencyKeys).where(eq(idempotencyKeys.sessionId, sessionId)).run()
-      tx.delete(sessionAgents).where(eq(sessionAgents.sessionId, sessionId)).run()
-      tx.delete(sessions).where(eq(sessions.id, sessionId)).run()
-    })
+    await this.repository.delete(sessionId)
   }
 
-  private summarize(row: SessionRow): SessionSummary {
+  private async summarize(row: SessionRow): Promise<SessionSummary> {
     let participantsOnline = 0
     try {
-      participantsOnline = selectParticipants(this.materializer.get(presenceStreamPath(row.id)).state.presence, this.now()).length
+      participantsOnline = selectParticipants((await this.materializer.get(presenceStreamPath(row.id))).state.presence, this.now()).length
     }
     catch (error) {
       if (!(error instanceof StreamError)) throw error
@@ -569,7 +597,7 @@ export class SessionService {
       agentStatus: row.agentStatus,
       public: row.public,
       builtinAgent: row.builtinAgent,
-      tailOffset: this.tailOffset(sessionStreamPath(row.id)),
+      tailOffset: await this.tailOffset(sessionStreamPath(row.id)),
       url: `/sessions/${row.id}`,
     }
   }
@@ -583,9 +611,9 @@ export class SessionService {
   }
 
   /** The stream's tail offset; null when a raw protocol DELETE removed it under the session. */
-  private tailOffset(path: string): string | null {
+  private async tailOffset(path: string): Promise<string | null> {
     try {
-      return formatOffset(this.store.head(path).tailPos)
+      return formatOffset((await this.store.head(path)).tailPos)
     }
     catch (error) {
       if (error instanceof StreamError) return null
@@ -596,10 +624,6 @@ export class SessionService {
 
 /** Channels whose records name who wrote them: a collaborator's are attributed by the server. */
 const ATTRIBUTED: ReadonlySet<Channel> = new Set<Channel>(['workflow', 'prompts'])
-
-function assertActive(session: SessionRow): void {
-  if (session.status === 'ended') throw new SessionError('ended', 'Session has ended: it accepts no further events')
-}
 
 /**
  * Fills what the server owns — id, sessionId, timestamps, presence times from its clock, and a
@@ -626,9 +650,10 @@ function completeEvent(sessionId: string, input: SessionEventInput, timestamp: s
   return SessionEventSchema.parse({ channel: input.channel, data })
 }
 
-/** A LIKE on the title that takes `%`, `_` and `\\` literally. */
-function titleContains(q: string) {
-  return sql`${sessions.title} LIKE ${`%${q.replace(/[\\%_]/g, '\\$&')}%`} ESCAPE '\\'`
+/** 409: the agent id is another session's. */
+function agentIdTaken(agentId: string): SessionError {
+  return new SessionError('conflict', `agentId ${JSON.stringify(agentId)} belongs to another session: choose another id `
+    + '(only the server token may share one agent between sessions)')
 }
 
 function encodeCursor(row: SessionRow): string {

@@ -1,6 +1,6 @@
 /**
- * Domain errors of the stream engine. Each carries a code that http.ts maps to a status in one
- * table, and the protocol headers the client needs to recover (next offset, producer state).
+ * Domain errors of the stream engine. Each carries a code that server/errors.ts maps to a status
+ * in one table, and the protocol headers the client needs to recover (next offset, producer state).
  */
 export type StreamErrorCode =
   | 'bad_request'
@@ -17,6 +17,8 @@ export type StreamErrorCode =
   | 'unauthorized'
   | 'rate_limited'
   | 'unavailable'
+  /** An append made with `ifTailAt` found the stream moved on: decide again and retry. */
+  | 'tail_moved'
 
 export class StreamError extends Error {
   constructor(

@@ -3,15 +3,15 @@ import { readBody } from './body'
 import { isInertContentType, isTextContentType } from './content-type'
 import { jsonArrayBody } from './json'
 import { nextCursor } from './cursor'
+import { describeError } from '../errors'
 import { StreamError, badRequest } from './errors'
-import type { StreamErrorCode } from './errors'
 import { formatOffset } from './offsets'
 import { header, parseExpiry, parseFork, parseProducer, parseReadQuery, parseStreamSeq, wantsClose } from './request'
 import type { ReadQuery } from './request'
 import { ClientSlots } from './client-slots'
 import { SseConnection } from './sse'
 import type { SseOptions } from './sse'
-import type { ReadResult, StreamChange, StreamChunk, StreamInfo, StreamStore } from './store'
+import type { ReadOptions, ReadResult, StreamChange, StreamChunk, StreamInfo, StreamStore } from './store'
 
 export interface StreamHttpOptions {
   /** URL prefix of every stream, e.g. `/v1/stream/`. */
@@ -32,29 +32,8 @@ export interface StreamHttpOptions {
   authorizeWrite: (req: IncomingMessage) => boolean
 }
 
-/** Domain error → HTTP status, in one place. */
-const STATUS: Record<StreamErrorCode, number> = {
-  bad_request: 400,
-  unauthorized: 401,
-  producer_stale_epoch: 403,
-  not_found: 404,
-  config_conflict: 409,
-  stream_closed: 409,
-  content_type_conflict: 409,
-  seq_conflict: 409,
-  producer_seq_gap: 409,
-  gone: 410,
-  offset_gone: 410,
-  payload_too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-}
-
 /** When a client refused a live read may try again (seconds). */
 const LIVE_READ_RETRY_AFTER = '5'
-
-/** SQLite failures that are the server's momentary trouble, not the client's fault. */
-const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/
 
 const EXPOSED_HEADERS = [
   'Stream-Next-Offset', 'Stream-Cursor', 'Stream-Up-To-Date', 'Stream-Closed', 'Stream-SSE-Data-Encoding',
@@ -78,11 +57,14 @@ export class StreamHttpHandler {
   private readonly baseHeaders: OutgoingHttpHeaders
   private readonly liveReaders = new Set<() => void>()
   private readonly liveReadSlots: ClientSlots
+  /** Catch-up reads may cut a byte stream anywhere (text at a character boundary), never a JSON message. */
+  private readonly catchUpOptions: ReadOptions
   /** Set on shutdown: live reads answer at once instead of waiting, so connections can drain. */
   private closing = false
 
   constructor(private readonly store: StreamStore, private readonly options: StreamHttpOptions) {
     this.liveReadSlots = new ClientSlots(options.maxLiveReads.perClient, options.maxLiveReads.total)
+    this.catchUpOptions = { maxBytes: options.readChunkBytes, cutText: true }
     // A stream is data, never a page of this origin: no sniffing, and a document that is opened
     // anyway runs in a sandbox with no script, no origin and nothing loaded.
     this.baseHeaders = {
@@ -99,10 +81,10 @@ export class StreamHttpHandler {
       const path = this.streamPath(url.pathname)
       switch (req.method) {
         case 'GET': return await this.get(req, res, path, url)
-        case 'HEAD': return this.head(res, path)
+        case 'HEAD': return await this.head(res, path)
         case 'PUT': return await this.put(req, res, path, url)
         case 'POST': return await this.post(req, res, path)
-        case 'DELETE': return this.remove(req, res, path)
+        case 'DELETE': return await this.remove(req, res, path)
         case 'OPTIONS': return this.preflight(req, res)
         default: return this.send(res, 405, { allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }, `Method ${req.method} is not supported on streams`)
       }
@@ -123,14 +105,14 @@ export class StreamHttpHandler {
   private async get(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
     const query = parseReadQuery(url.searchParams)
     if (!query.live) {
-      const result = this.store.read(path, query.from, this.readOptions(path))
+      const result = await this.store.read(path, query.from, this.catchUpOptions)
       return this.sendRead(req, res, result, query.from.kind === 'now', undefined)
     }
     const release = this.takeLiveRead(req)
     if (query.live === 'sse') {
       try {
         // The connection releases the slot when it ends.
-        this.sse(res, path, query, release)
+        await this.sse(res, path, query, release)
       }
       catch (error) {
         release()
@@ -161,8 +143,8 @@ export class StreamHttpHandler {
     return slot
   }
 
-  private head(res: ServerResponse, path: string): void {
-    const stream = this.store.head(path)
+  private async head(res: ServerResponse, path: string): Promise<void> {
+    const stream = await this.store.head(path)
     const headers: OutgoingHttpHeaders = {
       'content-type': stream.contentType,
       'stream-next-offset': formatOffset(stream.tailPos),
@@ -179,7 +161,7 @@ export class StreamHttpHandler {
     const fork = parseFork(req.headers, from => this.streamPath(from))
     const expiry = parseExpiry(req.headers)
     const body = await readBody(req, this.options.maxAppendBytes)
-    const { created, stream } = this.store.create(path, {
+    const { created, stream } = await this.store.create(path, {
       contentType: header(req.headers, 'content-type'),
       ...expiry,
       closed: wantsClose(req.headers),
@@ -201,7 +183,7 @@ export class StreamHttpHandler {
     const streamSeq = parseStreamSeq(req.headers)
     const close = wantsClose(req.headers)
     const body = await readBody(req, this.options.maxAppendBytes)
-    const result = this.store.append(path, { contentType: header(req.headers, 'content-type'), body, close, streamSeq, producer })
+    const result = await this.store.append(path, { contentType: header(req.headers, 'content-type'), body, close, streamSeq, producer })
     const headers: OutgoingHttpHeaders = { 'stream-next-offset': formatOffset(result.stream.tailPos) }
     if (result.stream.closed) headers['stream-closed'] = 'true'
     if (result.producer) {
@@ -213,9 +195,9 @@ export class StreamHttpHandler {
     this.send(res, status, headers)
   }
 
-  private remove(req: IncomingMessage, res: ServerResponse, path: string): void {
+  private async remove(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     this.requireWriteAccess(req)
-    this.store.delete(path)
+    await this.store.delete(path)
     this.send(res, 204, {})
   }
 
@@ -229,22 +211,29 @@ export class StreamHttpHandler {
 
   private async longPoll(res: ServerResponse, path: string, query: ReadQuery): Promise<void> {
     const cursor = nextCursor(query.cursor)
-    const first = this.store.read(path, query.from, this.readOptions(path))
+    const first = await this.store.read(path, query.from, this.catchUpOptions)
     if (first.chunks.length > 0) return this.sendRead(undefined, res, first, false, cursor)
-    const stream = first.stream
-    if (stream.closed || this.closing) return this.sendTail(res, stream, cursor)
-    const change = await this.waitForChange(res, stream)
+    if (first.stream.closed || this.closing) return this.sendTail(res, first.nextPos, first.stream.closed, cursor)
+    const change = await this.waitForChange(res, path, first)
     if (res.destroyed) return
     if (change?.removed) return this.sendError(undefined, res, new StreamError('not_found', 'Stream was deleted'))
-    if (!change || change.toPos === first.nextPos) return this.sendTail(res, stream, cursor)
-    const result = this.store.read(path, { kind: 'position', position: first.nextPos }, this.readOptions(path))
+    if (!change || change.toPos <= first.nextPos) return this.sendTail(res, first.nextPos, change?.closed ?? false, cursor)
+    const result = await this.store.read(path, { kind: 'position', position: first.nextPos }, this.catchUpOptions)
     this.sendRead(undefined, res, result, false, cursor)
   }
 
-  /** Resolves on the stream's next change, or undefined on timeout, disconnect or shutdown. */
-  private waitForChange(res: ServerResponse, stream: StreamInfo): Promise<StreamChange | undefined> {
+  /**
+   * Resolves on the stream's first change past the read `first` (new data, closure, removal),
+   * or undefined on timeout, disconnect or shutdown. Changes that arrive late for data the read
+   * already saw (another instance's notification) are ignored.
+   */
+  private waitForChange(res: ServerResponse, path: string, first: ReadResult): Promise<StreamChange | undefined> {
+    const { stream } = first
     return new Promise((resolve) => {
+      let done = false
       const finish = (change?: StreamChange) => {
+        if (done) return
+        done = true
         unsubscribe()
         clearTimeout(timer)
         this.liveReaders.delete(finish)
@@ -252,17 +241,26 @@ export class StreamHttpHandler {
         resolve(change)
       }
       const onClose = () => finish()
-      const unsubscribe = this.store.subscribe(stream.id, change => finish(change))
+      const unsubscribe = this.store.subscribe(stream.id, (change) => {
+        if (change.removed || change.closed || change.toPos > first.nextPos) finish(change)
+      })
       const timer = setTimeout(finish, this.options.longPollTimeoutMs)
       this.liveReaders.add(finish)
       res.on('close', onClose)
+      // A commit between the read and the subscription would go unheard: look once more.
+      this.store.head(path).then(
+        now => now.id !== stream.id
+          ? finish({ streamId: stream.id, fromPos: 0, toPos: 0, closed: true, removed: true })
+          : (now.tailPos > first.nextPos || now.closed) && finish({ streamId: stream.id, fromPos: now.tailPos, toPos: now.tailPos, closed: now.closed, removed: false }),
+        () => finish({ streamId: stream.id, fromPos: 0, toPos: 0, closed: true, removed: true }),
+      )
     })
   }
 
-  private sse(res: ServerResponse, path: string, query: ReadQuery, release: () => void): void {
+  private async sse(res: ServerResponse, path: string, query: ReadQuery, release: () => void): Promise<void> {
     // SSE carries text and JSON as UTF-8, so only binary streams may be cut inside an append.
-    const binary = !isTextContentType(this.store.head(path).contentType)
-    const first = this.store.read(path, query.from, { maxBytes: this.options.readChunkBytes, sliceMessages: binary })
+    const first = await this.store.read(path, query.from, { maxBytes: this.options.readChunkBytes, cutText: false })
+    const binary = !isTextContentType(first.stream.contentType)
     const headers: OutgoingHttpHeaders = {
       ...this.baseHeaders,
       'content-type': 'text/event-stream',
@@ -273,7 +271,7 @@ export class StreamHttpHandler {
     res.writeHead(200, headers)
     res.flushHeaders()
     let end = () => {}
-    const connection = new SseConnection(res, this.store, first.stream, first, query.cursor,
+    const connection = new SseConnection(res, this.store, first, query.cursor,
       { ...this.options.sse, chunkBytes: this.options.readChunkBytes }, () => {
         this.liveReaders.delete(end)
         release()
@@ -281,11 +279,6 @@ export class StreamHttpHandler {
     end = () => connection.end()
     if (this.closing) end()
     else if (!res.writableEnded) this.liveReaders.add(end)
-  }
-
-  /** Catch-up reads may cut a byte stream anywhere (text at a character boundary), never a JSON message. */
-  private readOptions(path: string) {
-    return { maxBytes: this.options.readChunkBytes, sliceMessages: !this.store.head(path).json }
   }
 
   private sendRead(req: IncomingMessage | undefined, res: ServerResponse, result: ReadResult, isNow: boolean, cursor: string | undefined): void {
@@ -311,13 +304,13 @@ export class StreamHttpHandler {
   }
 
   /** A live read that found nothing new: 204 at the tail, with EOF when the stream is closed. */
-  private sendTail(res: ServerResponse, stream: StreamInfo, cursor: string): void {
+  private sendTail(res: ServerResponse, tailPos: number, closed: boolean, cursor: string): void {
     const headers: OutgoingHttpHeaders = {
-      'stream-next-offset': formatOffset(stream.tailPos),
+      'stream-next-offset': formatOffset(tailPos),
       'stream-up-to-date': 'true',
       'cache-control': 'no-store',
     }
-    if (stream.closed) headers['stream-closed'] = 'true'
+    if (closed) headers['stream-closed'] = 'true'
     else headers['stream-cursor'] = cursor
     this.send(res, 204, headers)
   }
@@ -365,14 +358,6 @@ export class StreamHttpHandler {
     const body = req?.method === 'HEAD' ? undefined : JSON.stringify({ error: code, message })
     this.send(res, status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }, body)
   }
-}
-
-export function describeError(error: unknown): { status: number, code: string, message: string, headers: Record<string, string> } {
-  if (error instanceof StreamError) return { status: STATUS[error.code], code: error.code, message: error.message, headers: error.headers }
-  const sqliteCode = (error as { code?: unknown })?.code
-  if (typeof sqliteCode === 'string' && UNAVAILABLE_SQLITE_CODES.test(sqliteCode))
-    return { status: 503, code: 'unavailable', message: 'Storage is momentarily unavailable; retry shortly', headers: { 'retry-after': '1' } }
-  return { status: 500, code: 'internal', message: 'Internal server error', headers: {} }
 }
 
 /** A read's response body: the bytes, or the JSON messages as one array (§9.1). */

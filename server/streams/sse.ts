@@ -16,7 +16,7 @@ export interface SseOptions {
 /**
  * The frames of one append — its data event and the control event after it — are encoded once
  * and the same bytes written to every reader waiting at its offset (readers differ only when a
- * client echoed a cursor from the future, hence one entry per cursor).
+ * client echoed a cursor from the future or knows of a later tail, hence one entry per control event).
  */
 const sharedFrames = new WeakMap<StreamChange, Map<string, Buffer>>()
 
@@ -43,33 +43,41 @@ export function controlEvent(nextPos: number, cursor: string, upToDate: boolean,
 /**
  * One SSE reader: catch-up from its offset in chunks (a control event after every data
  * event), then live from the notifier, until the stream closes, the reader leaves, the
- * connection reaches its maximum age, or the server shuts down.
+ * connection reaches its maximum age, or the server shuts down. It keeps the tail it knows of
+ * from every change and read; a change that does not start at its position (another
+ * instance's, or carrying no data) sends it to the database for what lies between.
  */
 export class SseConnection {
   private pos: number
+  private tail: number
+  private closed: boolean
   private cursor: string
   private pumping = false
   private ended = false
+  private readonly stream: StreamInfo
   private readonly cleanups: Array<() => void> = []
 
   constructor(
     private readonly res: ServerResponse,
     private readonly store: StreamStore,
-    private readonly stream: StreamInfo,
     first: ReadResult,
     clientCursor: string | undefined,
     private readonly options: SseOptions,
     private readonly onEnd: () => void,
   ) {
+    this.stream = first.stream
     this.pos = first.fromPos
+    this.tail = first.stream.tailPos
+    this.closed = first.stream.closed
     this.cursor = nextCursor(clientCursor)
-    this.cleanups.push(store.subscribe(stream.id, change => this.onChange(change)))
+    this.cleanups.push(store.subscribe(this.stream.id, change => this.onChange(change)))
     const keepAlive = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveMs)
     const maxAge = setTimeout(() => this.end(), options.maxDurationMs)
     this.cleanups.push(() => clearInterval(keepAlive), () => clearTimeout(maxAge))
     res.on('close', () => this.end())
     this.sendRead(first, true)
-    void this.pump()
+    // A commit between the first read and the subscription would go unheard: look once more.
+    void this.pump(true)
   }
 
   end(): void {
@@ -89,38 +97,55 @@ export class SseConnection {
   }
 
   private onChange(change: StreamChange): void {
-    if (this.ended) return
+    if (this.ended || change.trimmed) return
     if (change.removed) return this.end()
-    if (!this.pumping && change.fromPos === this.pos) {
+    this.learn(change.toPos, change.closed)
+    if (!this.pumping && change.chunks && change.fromPos === this.pos) {
       this.pos = change.toPos
       this.cursor = advanceCursor(this.cursor)
       let frames = sharedFrames.get(change)
       if (!frames) sharedFrames.set(change, (frames = new Map()))
-      let bytes = frames.get(this.cursor)
+      const upToDate = this.pos >= this.tail
+      const key = `${this.cursor}${upToDate ? ' u' : ''}${this.closed ? ' c' : ''}`
+      let bytes = frames.get(key)
       if (!bytes) {
         const data = change.toPos > change.fromPos ? dataEvent(this.stream, change.chunks) : ''
         bytes = Buffer.from(data + this.controlAtCursor())
-        frames.set(this.cursor, bytes)
+        frames.set(key, bytes)
       }
       this.write(bytes)
-      if (change.closed && this.pos >= this.stream.tailPos) this.end()
+      if (this.closed && this.pos >= this.tail) this.end()
       return
     }
     void this.pump()
   }
 
-  /** Catches up from the database whenever the reader is behind the tail. */
-  private async pump(): Promise<void> {
+  /** What a change or a read says of the stream: a tail never goes back, and closing is final. */
+  private learn(tail: number, closed: boolean): void {
+    this.tail = Math.max(this.tail, tail)
+    this.closed ||= closed
+  }
+
+  /** Catches up from the database whenever the reader is behind the tail (`refresh`: ask for the tail first). */
+  private async pump(refresh = false): Promise<void> {
     if (this.pumping || this.ended) return
     this.pumping = true
     try {
-      while (!this.ended && this.pos < this.stream.tailPos) {
+      if (refresh) {
+        const now = await this.store.head(this.stream.path)
+        if (now.id !== this.stream.id) return this.end()
+        this.learn(now.tailPos, now.closed)
+      }
+      while (!this.ended && this.pos < this.tail) {
         if (this.res.writableNeedDrain) await new Promise(resolve => this.res.once('drain', resolve))
         if (this.ended) return
-        const readOptions: ReadOptions = { maxBytes: this.options.chunkBytes, sliceMessages: !isTextContentType(this.stream.contentType) }
-        this.sendRead(this.store.read(this.stream.path, { kind: 'position', position: this.pos }, readOptions), false)
+        const readOptions: ReadOptions = { maxBytes: this.options.chunkBytes, cutText: false }
+        const result = await this.store.read(this.stream.path, { kind: 'position', position: this.pos }, readOptions)
+        if (result.stream.id !== this.stream.id) return this.end()
+        this.learn(result.stream.tailPos, result.stream.closed)
+        this.sendRead(result, false)
       }
-      if (!this.ended && this.stream.closed && this.pos >= this.stream.tailPos) this.end()
+      if (!this.ended && this.closed && this.pos >= this.tail) this.end()
     }
     catch {
       this.end()
@@ -144,8 +169,8 @@ export class SseConnection {
   }
 
   private controlAtCursor(): string {
-    const upToDate = this.pos >= this.stream.tailPos
-    return controlEvent(this.pos, this.cursor, upToDate, upToDate && this.stream.closed)
+    const upToDate = this.pos >= this.tail
+    return controlEvent(this.pos, this.cursor, upToDate, upToDate && this.closed)
   }
 
   private write(text: string | Buffer): void {

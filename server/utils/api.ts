@@ -3,27 +3,11 @@ import { STATUS_CODES } from 'node:http'
 import type { EventHandlerRequest, H3Event } from 'h3'
 import { ZodError } from 'zod'
 import { COLLABORATOR_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, PRESENCE_KEY_HEADER } from '#shared/sessions/api'
+import { describeError } from '../errors'
 import { SessionError } from '../sessions/errors'
-import type { SessionErrorCode } from '../sessions/errors'
 import type { Credentials, Role } from '../sessions/access'
 import type { Idempotency, SessionService } from '../sessions/service'
 import { readBody } from '../streams/body'
-import { describeError } from '../streams/http'
-import { StreamError } from '../streams/errors'
-
-/** Session domain error → HTTP status, in one place (stream errors use the engine's table). */
-const SESSION_STATUS: Record<SessionErrorCode, number> = {
-  invalid: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  ended: 409,
-  conflict: 409,
-  idempotency_conflict: 409,
-  too_large: 413,
-  rate_limited: 429,
-  busy: 503,
-}
 
 /** The largest body of a session API request (413 above). */
 export const MAX_API_BODY_BYTES = 1024 * 1024
@@ -52,12 +36,8 @@ export function toHttpError(event: H3Event, error: unknown) {
   // A body nested deeper than the validator can recurse: the client's problem, said plainly.
   if (isError(error) && error.data instanceof RangeError) return httpError(400, 'Body is nested too deeply', { code: 'invalid' })
   if (isError(error)) return error
-  if (error instanceof SessionError) {
-    if (error.details.retryAfterSeconds !== undefined) setResponseHeader(event, 'retry-after', error.details.retryAfterSeconds)
-    return httpError(SESSION_STATUS[error.code], error.message, { code: error.code })
-  }
   const described = describeError(error)
-  if (!(error instanceof StreamError) && described.status === 500) console.error('[api] request failed', error)
+  if (described.status === 500) console.error('[api] request failed', error)
   for (const [name, value] of Object.entries(described.headers)) setResponseHeader(event, name, value)
   return httpError(described.status, described.message, { code: described.code })
 }
@@ -117,11 +97,11 @@ export function requestIdempotency(event: H3Event, raw: Buffer): Idempotency | u
  * credentials), and whether they are within their rate limit (429) for `events` events — a
  * handler that learns the count from its body passes 0 and charges the events itself.
  */
-export function sessionWriteContext(event: H3Event, events = 1): { id: string, service: SessionService, role: Role } {
+export async function sessionWriteContext(event: H3Event, events = 1): Promise<{ id: string, service: SessionService, role: Role }> {
   const id = sessionIdParam(event)
   const service = useSessionService()
-  const role = service.role(id, sessionCredentials(event))
-  if (events > 0) limitSessionWrites(event, role, events)
+  const role = await service.role(id, sessionCredentials(event))
+  if (events > 0) await limitSessionWrites(event, role, events)
   return { id, service, role }
 }
 

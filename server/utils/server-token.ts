@@ -13,6 +13,9 @@ export function useServerToken(): string {
   if (serverToken) return serverToken
   const configured = useRuntimeConfig().streamsToken
   if (configured) return (serverToken = configured)
+  // Every instance must accept the same token and derive the same presence keys: with
+  // PostgreSQL there is no data dir they share to generate one into.
+  if (usesPostgres()) throw new Error('NUXT_DATABASE_URL is set: set NUXT_STREAMS_TOKEN too, the same on every instance')
   const dataDir = useDataDir()
   const file = join(dataDir, 'server-token')
   if (!existsSync(file)) {

@@ -27,12 +27,13 @@ export function useMaterializer(): StreamMaterializer {
 }
 
 export function useSessionService(): SessionService {
-  service ??= new SessionService(useDB(), useStreamStore(), useMaterializer(), {
+  service ??= new SessionService(useBackend().sessions, useStreamStore(), useMaterializer(), {
     isServerToken: token => tokenEquals(token, useServerToken()),
     // Derived from the server token: nothing more to keep, and every instance sharing the token
     // accepts the same keys. A new server token ends every presence key (clients join again).
     presenceSecret: createHmac('sha256', useServerToken()).update('durable-sessions presence keys').digest(),
     presenceMaxUsersPerHour: Number(useRuntimeConfig().presenceMaxUsersPerHour),
+    limits: useBackend().limits,
   })
   return service
 }
@@ -67,8 +68,8 @@ export function useAiAgents(): AiAgents {
 }
 
 /** Has the built-in AI agent answer the session's prompts, if it is an AI session and a model is configured. */
-export function startAiAgent(sessionId: string): void {
-  const row = useSessionService().requireSession(sessionId)
+export async function startAiAgent(sessionId: string): Promise<void> {
+  const row = await useSessionService().requireSession(sessionId)
   if (row.builtinAgent !== 'ai' || row.status !== 'active' || !('spec' in aiSettings().parsed)) return
   useAiAgents().ensure({ sessionId: row.id, agentId: row.agentId })
 }

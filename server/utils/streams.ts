@@ -1,15 +1,12 @@
-import { SqliteStreamStore } from '../streams/sqlite-store'
 import { StreamHttpHandler } from '../streams/http'
 import type { StreamStore } from '../streams/store'
 
-let store: SqliteStreamStore | undefined
 let http: StreamHttpHandler | undefined
 
 export const STREAM_BASE_PATH = '/v1/stream/'
 
 export function useStreamStore(): StreamStore {
-  store ??= new SqliteStreamStore(useDB())
-  return store
+  return useBackend().streams
 }
 
 export function useStreamHttp(): StreamHttpHandler {
@@ -37,10 +34,8 @@ export function useStreamHttp(): StreamHttpHandler {
   return http
 }
 
-/** Ends live readers and releases the store (server shutdown). */
+/** Ends live readers (server shutdown). */
 export function closeStreams(): void {
   http?.closeLiveReaders()
-  store?.dispose()
   http = undefined
-  store = undefined
 }

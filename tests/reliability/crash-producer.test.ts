@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { StreamFollower } from '../support/follow'
 import type { FollowMode } from '../support/follow'
+import { numberedBatch, planKills, sequenceProblems } from '../support/crash-plan'
+import type { NumberedMessage } from '../support/crash-plan'
 import { RetryingProducer } from '../support/producer'
 import { seededRandom } from '../support/random'
 import { startServer } from '../support/server'
@@ -32,11 +34,6 @@ const STREAM = 'crash/idempotent-producer'
 /** Kill points, batch sizes, padding and kill delays: a fixed, printed plan. */
 const random = seededRandom('crash-producer', 20_261_126)
 
-interface Message {
-  n: number
-  pad: string
-}
-
 let server: TestServer | undefined
 const followers: StreamFollower[] = []
 afterAll(async () => {
@@ -44,30 +41,18 @@ afterAll(async () => {
   await server?.stop()
 })
 
-/** Kills planned at message counts spread over the run; every third kill drops an answer. */
-function planKills(): Array<{ at: number, dropAnswer: boolean }> {
-  const points = Array.from({ length: KILLS }, () => Math.floor(MESSAGES * (0.05 + 0.9 * random()))).sort((a, b) => a - b)
-  return points.map((at, i) => ({ at, dropAnswer: i % 3 === 1 }))
-}
-
 function follow(mode: FollowMode, received: number[]): StreamFollower {
   const follower = new StreamFollower(streamUrl(server!, STREAM), {
     mode,
     offset: '-1',
     retryDelayMs: 30,
-    onBatch: items => received.push(...(items as Message[]).map(m => m.n)),
+    onBatch: items => received.push(...(items as NumberedMessage[]).map(m => m.n)),
   })
   followers.push(follower)
   return follower.start()
 }
 
-/** Positions where `ns` differs from 0, 1, 2 … : the first few, for a readable failure. */
-function gaps(ns: number[]): string[] {
-  const problems: string[] = []
-  for (let i = 0; i < ns.length && problems.length < 5; i++) if (ns[i] !== i) problems.push(`[${i}]=${ns[i]}`)
-  if (ns.length !== MESSAGES) problems.push(`length ${ns.length} instead of ${MESSAGES}`)
-  return problems
-}
+const gaps = (ns: number[]) => sequenceProblems(ns, MESSAGES)
 
 it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, across ${KILLS} kill -9s; saved offsets resume with no gap or duplicate`, async () => {
   const started = Date.now()
@@ -80,7 +65,7 @@ it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, a
   const longPoll = follow('long-poll', viaLongPoll)
 
   const producer = new RetryingProducer(server, STREAM, 'crash-producer')
-  const kills = planKills()
+  const kills = planKills(random, MESSAGES, KILLS)
   let killsDone = 0
   let bouncing: Promise<void> | undefined
   /** SIGKILL, then a new process on the same data dir; writes and reads fail meanwhile and retry. */
@@ -101,8 +86,8 @@ it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, a
   let lostAnswers = 0
   let sentBatches = 0
   while (acked < MESSAGES) {
-    const size = Math.min(MESSAGES - acked, 1 + Math.floor(random() * MAX_BATCH))
-    const batch: Message[] = Array.from({ length: size }, (_, i) => ({ n: acked + i, pad: 'x'.repeat(Math.floor(random() * 120)) }))
+    const batch = numberedBatch(random, acked, MESSAGES - acked, MAX_BATCH)
+    const size = batch.length
     // A kill that falls due while the last one is still under way waits for it, so every planned
     // kill happens whatever the timing.
     if (kills[0] && acked >= kills[0].at) await bouncing
@@ -128,7 +113,7 @@ it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, a
       // A reader that reads the first half, saves its offset and leaves.
       await bouncing
       const firstHalf = await readAll(server, STREAM)
-      writeFileSync(checkpointFile, JSON.stringify({ offset: firstHalf.nextOffset, ns: (firstHalf.messages as Message[]).map(m => m.n) }))
+      writeFileSync(checkpointFile, JSON.stringify({ offset: firstHalf.nextOffset, ns: (firstHalf.messages as NumberedMessage[]).map(m => m.n) }))
       checkpointSaved = true
     }
   }
@@ -138,14 +123,14 @@ it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, a
   // The stream: every message once, in order.
   const all = await readAll(server, STREAM)
   expect(all.status).toBe(200)
-  const stored = (all.messages as Message[]).map(m => m.n)
+  const stored = (all.messages as NumberedMessage[]).map(m => m.n)
   expect(gaps(stored)).toEqual([])
 
   // The saved offset resumes exactly where the first half ended.
   const saved = JSON.parse(readFileSync(checkpointFile, 'utf8')) as { offset: string, ns: number[] }
   const rest = await readAll(server, STREAM, saved.offset)
   expect(rest.status).toBe(200)
-  expect(gaps([...saved.ns, ...(rest.messages as Message[]).map(m => m.n)])).toEqual([])
+  expect(gaps([...saved.ns, ...(rest.messages as NumberedMessage[]).map(m => m.n)])).toEqual([])
 
   // The live readers caught up through every crash, from their own offsets.
   await sse.until(() => sse.offset === all.nextOffset, 'the SSE reader reached the tail')

@@ -36,6 +36,16 @@ describe('POST /api/admin/retention', () => {
     expect(response.body).toEqual({ deletedSessions: 0, trimmedStreams: 0 })
   })
 
+  it('answers its 401 like every other: reason phrase Unauthorized, code unauthorized, a message naming the token', async () => {
+    const response = await fetch(`${server.url}/api/admin/retention`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect(response.status).toBe(401)
+    expect(response.statusText).toBe('Unauthorized')
+    const body = await response.json() as { statusMessage: string, message: string, data: { code: string } }
+    expect(body.statusMessage).toBe('Unauthorized')
+    expect(body.data.code).toBe('unauthorized')
+    expect(body.message).toMatch(/server token/)
+  })
+
   it('answers 400 for a `now` that is not a time', async () => {
     expect((await retention(server, { now: 'tomorrow' })).status).toBe(400)
     expect((await retention(server, { now: -1 })).status).toBe(400)

@@ -6,7 +6,9 @@ import { streamUrl } from './streams'
  * the next Producer-Seq and is resent with that same seq until the server acknowledges it —
  * through resets, refused connections (server down), 503s (storage busy) and lost answers.
  * Resending is safe only because the server deduplicates by (producer, epoch, seq): a batch that
- * committed before its answer was lost comes back 204 and is not stored twice.
+ * committed before its answer was lost comes back 204 and is not stored twice. Given several
+ * servers (instances on one database), every request goes to the next one in turn, so a retry
+ * usually lands on another instance than the try it repeats.
  */
 
 export interface SendOutcome {
@@ -31,13 +33,24 @@ export class RetryingProducer {
   epoch = 0
   nextSeq = 0
   readonly counters: ProducerCounters = { batches: 0, retries: 0, networkErrors: 0, unavailable: 0, duplicates: 0 }
+  private readonly servers: TestServer[]
+  private turn = 0
+  /** The server the latest request went to. */
+  last?: TestServer
 
   constructor(
-    private readonly server: TestServer,
+    server: TestServer | TestServer[],
     private readonly path: string,
     readonly id: string,
     private readonly options: { retryDelayMs?: number, requestTimeoutMs?: number, giveUpAfterMs?: number } = {},
-  ) {}
+  ) {
+    this.servers = Array.isArray(server) ? server : [server]
+  }
+
+  /** The server the next request goes to. */
+  get next(): TestServer {
+    return this.servers[this.turn % this.servers.length]!
+  }
 
   /**
    * Sends one JSON batch under the next seq until acknowledged. `dropAnswer` is asked after each
@@ -54,11 +67,14 @@ export class RetryingProducer {
         await new Promise(resolve => setTimeout(resolve, this.options.retryDelayMs ?? 20))
       }
       let response: Response
+      const server = this.next
+      this.last = server
+      this.turn++
       try {
-        response = await fetch(streamUrl(this.server, this.path), {
+        response = await fetch(streamUrl(server, this.path), {
           method: 'POST',
           headers: {
-            'authorization': `Bearer ${this.server.token}`,
+            'authorization': `Bearer ${server.token}`,
             'content-type': 'application/json',
             'producer-id': this.id,
             'producer-epoch': String(this.epoch),

@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { get } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort } from './ports'
+import { createTestDatabase } from './postgres'
 
 /** The built server (`npm run build`), started as a real process on a free port. */
 export interface TestServer {
@@ -36,6 +37,8 @@ export interface StartOptions {
 const ENTRY = resolve(process.env.TEST_SERVER_ENTRY ?? '.output/server/index.mjs')
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  // TEST_BACKEND=postgres runs every server test on a fresh PostgreSQL database instead of SQLite.
+  const database = process.env.TEST_BACKEND === 'postgres' && !options.env?.NUXT_DATABASE_URL ? { NUXT_DATABASE_URL: await createTestDatabase() } : {}
   const port = await freePort()
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ds-test-'))
   const configuredToken = options.env?.NUXT_STREAMS_TOKEN ?? `test-token-${port}`
@@ -51,6 +54,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
         HOST: '127.0.0.1',
         NUXT_DATA_DIR: dataDir,
         NUXT_STREAMS_TOKEN: configuredToken,
+        ...database,
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -125,16 +129,5 @@ function healthy(url: string): Promise<boolean> {
       resolveProbe(response.statusCode === 200)
     })
     request.on('error', () => resolveProbe(false))
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
   })
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { SessionError } from '../../sessions/errors'
 
 const RetentionBodySchema = z.strictObject({
   /** Run as of this time (ms since epoch) — for operators checking a policy ahead of time, and for tests. */
@@ -8,7 +9,7 @@ const RetentionBodySchema = z.strictObject({
 /** Runs retention now (server token). */
 export default defineApiHandler(async (event) => {
   if (!tokenEquals(bearerToken(event.node.req), useServerToken()))
-    throw createError({ statusCode: 401, message: 'Retention needs Authorization: Bearer <server token>' })
+    throw new SessionError('unauthorized', 'Retention needs Authorization: Bearer <server token>')
   const { body } = await readJsonBody(event, RetentionBodySchema.parse)
   return runRetention(body.now)
 })

@@ -8,7 +8,7 @@ import { SessionError } from '../../sessions/errors'
  */
 export default defineApiHandler(async (event) => {
   const privileged = requestHasServerToken(event, 'Creating a session')
-  limitSessionCreation(event)
+  await limitSessionCreation(event)
   const { body } = await readJsonBody(event, CreateSessionBodySchema.parse)
   if (body.agent === 'ai') {
     const { parsed } = aiSettings()

@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import { assertCanManage } from '../../../sessions/access'
-import { SessionError } from '../../../sessions/errors'
+import { assertActive, assertCanManage } from '../../../sessions/access'
 
 const DemoBodySchema = z.strictObject({
   /** Time multiplier (1 = ~30 tokens/s). */
@@ -9,11 +8,11 @@ const DemoBodySchema = z.strictObject({
 
 /** Runs the scripted demo agent on this session (agent token), within the demo caps. */
 export default defineApiHandler(async (event) => {
-  const { id, service, role } = sessionWriteContext(event)
+  const { id, service, role } = await sessionWriteContext(event)
   assertCanManage(role, 'Starting the demo agent')
   const { body } = await readJsonBody(event, DemoBodySchema.parse)
-  const session = service.requireSession(id)
-  if (session.status === 'ended') throw new SessionError('ended', 'Session has ended')
+  const session = await service.requireSession(id)
+  assertActive(session)
   // The role check above means the request carried the agent or the server token: the demo publishes with it.
   const token = sessionCredentials(event).bearer!
   const slot = takeDemoSlot(event)

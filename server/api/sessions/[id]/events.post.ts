@@ -11,11 +11,11 @@ const parseEvents = (body: unknown) => Array.isArray(body) ? EventBatchSchema.pa
  * Rate limits count the events, so the body is read first.
  */
 export default defineApiHandler(async (event) => {
-  const { id, service, role } = sessionWriteContext(event, 0)
+  const { id, service, role } = await sessionWriteContext(event, 0)
   const { body, raw } = await readJsonBody(event, parseEvents)
-  limitSessionWrites(event, role, body.length)
-  const result = service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
+  await limitSessionWrites(event, role, body.length)
+  const result = await service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
   // The built-in AI agent of the session (if it has one) starts following at its first prompt.
-  if (body.some(input => input.channel === 'prompts')) startAiAgent(id)
+  if (body.some(input => input.channel === 'prompts')) await startAiAgent(id)
   return result
 })

@@ -5,7 +5,7 @@ import { PresenceBodySchema } from '#shared/sessions/api'
  * key as X-Presence-Key. Anyone holding the session id may join.
  */
 export default defineApiHandler(async (event) => {
-  const { id, service } = sessionWriteContext(event)
+  const { id, service } = await sessionWriteContext(event)
   const { body, raw } = await readJsonBody(event, PresenceBodySchema.parse)
   return service.updatePresence(id, body, requestIdempotency(event, raw), presenceKeyHeader(event))
 })
