@@ -4,6 +4,8 @@ export default defineNuxtConfig({
   compatibilityDate: '2026-11-01',
   srcDir: '.',
   modules: ['@pinia/nuxt', '@vueuse/nuxt'],
+  // Only .vue files are components: a render helper may sit next to the component it serves.
+  components: [{ path: '~/components', extensions: ['vue'] }],
   devtools: { enabled: false },
   typescript: {
     // Benchmark profiles keep a copy of the built server (JavaScript that defines a global

@@ -2,10 +2,10 @@ import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
 import type { AgentStatus, ToolCall } from '#shared/sessions/channels'
-import { acquireAgent } from '../utils/agent-feed'
-import { createAgentFeedState } from '../utils/agent-fold'
-import type { AgentFeedOptions, AgentHandle } from '../utils/agent-feed'
-import type { LiveStatus } from '../utils/live-stream'
+import { acquireAgent } from '../sync/agent-feed'
+import { createAgentFeedState } from '../lib/agent-fold'
+import type { AgentFeedOptions, AgentHandle } from '../sync/agent-feed'
+import type { LiveStatus } from '../transport/live-stream'
 
 export type UseAgentStreamOptions = AgentFeedOptions
 

@@ -1,8 +1,8 @@
 import { computed } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
 import type { TerminalEntry } from '#shared/sessions/channels'
-import type { LiveStatus } from '../utils/live-stream'
-import type { SendResult, TerminalInputCallbacks } from '../utils/session-writes'
+import type { LiveStatus } from '../transport/live-stream'
+import type { SendResult, TerminalInputCallbacks } from '../sync/session-writes'
 import { useSession } from './useSession'
 import type { UseSessionOptions } from './useSession'
 

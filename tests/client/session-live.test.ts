@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nextTick, ref } from 'vue'
 import { useSession } from '../../composables/useSession'
-import { openSessionSubscriptions } from '../../utils/session-subscription'
+import { openSessionSubscriptions } from '../../sync/session-subscription'
 import type { TestServer } from '../support/server'
 import { agentHeaders, createSession, output, publish, startClientServer, until, withSetup } from './support'
 

@@ -1,6 +1,6 @@
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '../../shared/sessions/channels'
 import type { AgentMessage } from '../../shared/sessions/reducer'
-import type { TerminalLineView } from '../../utils/session-view'
+import type { TerminalLineView } from '../../lib/session-panels'
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z')
 export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { buildEmbedSnippet, formatTimestamp, initialsOf, prettyJson, secondsUntil, toEpochMs, withEmbedOptions } from '../../utils/format'
-import { parseSessionPanels } from '../../utils/session-view'
+import { parseSessionPanels } from '../../lib/session-panels'
 
 describe('format helpers', () => {
   it('initials', () => {

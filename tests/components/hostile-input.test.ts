@@ -10,9 +10,9 @@ import { CreateSessionBodySchema, PresenceBodySchema } from '../../shared/sessio
 import { SessionEventSchema } from '../../shared/sessions/channels'
 import AnsiText from '../../components/session/AnsiText.vue'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
-import { parseAnsi } from '../../utils/ansi'
+import { parseAnsi } from '../../lib/ansi'
 import { buildEmbedSnippet, initialsOf, withEmbedOptions } from '../../utils/format'
-import { parseSessionPanels } from '../../utils/session-view'
+import { parseSessionPanels } from '../../lib/session-panels'
 import { HOSTILE_ANSI, HOSTILE_MARKDOWN, fill } from '../support/hostile-inputs'
 
 /**

@@ -2,7 +2,7 @@
 import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import TerminalPanel from '../../components/session/TerminalPanel.vue'
-import { moveInHistory, startHistory } from '../../utils/input-history'
+import { moveInHistory, startHistory } from '../../lib/input-history'
 import { terminalLine } from './fixtures'
 
 const HISTORY = ['npm test', 'npm run build', 'ls'] // newest first

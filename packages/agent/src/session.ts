@@ -4,7 +4,7 @@ import type {
   AgentState, Channel, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
 } from '../../../shared/sessions/channels'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
-import type { BackoffSchedule } from '../../../utils/backoff'
+import type { BackoffSchedule } from '../../../lib/backoff'
 import { ApprovalTimeoutError, ConflictError, SessionClosedError, ValidationError } from './errors'
 import { callApi, formatPath, normalizeServer, sessionPath } from './http'
 import type { Transport } from './http'

@@ -1,14 +1,14 @@
+import { reactive } from 'vue'
 import type { AgentState } from '#shared/sessions/channels'
 import { fromChange } from '#shared/sessions/wire'
-import { createAgentFeedState, foldAgentEvent } from './agent-fold'
-import type { AgentFeedState, AgentStep } from './agent-fold'
-import type { BackoffSchedule } from './backoff'
-import { LiveStream } from './live-stream'
-import type { LiveStatus, ReconnectInfo } from './live-stream'
-import { fitBatch, STREAM_START_OFFSET } from './offsets'
-import { reactiveState } from './reactive-state'
-import { agentStreamUrl, resolveBaseUrl } from './session-api'
-import type { SessionClientOptions } from './session-api'
+import { createAgentFeedState, foldAgentEvent } from '../lib/agent-fold'
+import type { AgentFeedState, AgentStep } from '../lib/agent-fold'
+import type { BackoffSchedule } from '../lib/backoff'
+import { LiveStream } from '../transport/live-stream'
+import type { LiveStatus, ReconnectInfo } from '../transport/live-stream'
+import { fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
+import { agentStreamUrl, resolveBaseUrl } from '../transport/session-api'
+import type { SessionClientOptions } from '../transport/session-api'
 
 export interface AgentEventMeta {
   sessionId: string
@@ -43,7 +43,8 @@ export class AgentFeed {
   private caughtUp = false
 
   constructor(readonly agentId: string, private readonly options: AgentFeedOptions = {}) {
-    this.state = reactiveState<AgentFeedState>(createAgentFeedState(options.offset))
+    // Typed as the plain state: Vue's deep unwrapping of the tool calls' JSON type exceeds TypeScript's limit (TS2589).
+    this.state = reactive<object>(createAgentFeedState(options.offset)) as AgentFeedState
     this.live = new LiveStream({
       url: agentStreamUrl(resolveBaseUrl(options), agentId),
       fetch: options.fetch,

@@ -2,8 +2,8 @@ import { stream } from '@durable-streams/client'
 import type { HeadersRecord } from '@durable-streams/client'
 import { isClient } from '@vueuse/core'
 import { shallowRef } from 'vue'
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff'
-import type { BackoffSchedule } from './backoff'
+import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff'
+import type { BackoffSchedule } from '../lib/backoff'
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'error'
 

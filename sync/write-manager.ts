@@ -2,7 +2,7 @@ import type { Pinia } from 'pinia'
 import { computed, shallowReactive } from 'vue'
 import type { ComputedRef } from 'vue'
 import type { WriteResult } from '#shared/sessions/api'
-import { SessionApiError } from './session-api'
+import { SessionApiError } from '../transport/session-api'
 
 export type WriteStatus = 'pending' | 'retrying' | 'confirmed' | 'failed'
 
