@@ -1,6 +1,9 @@
 import { readMigrationFiles } from './server/db/migration-files'
 
 export default defineNuxtConfig({
+  // Names this layer: Nuxt then defines `#layers/durable-sessions` as its root, wherever it is
+  // installed. Code here imports shared/ through it, because `#shared` is the root app's folder.
+  $meta: { name: 'durable-sessions' },
   compatibilityDate: '2026-11-01',
   srcDir: '.',
   modules: ['@pinia/nuxt', '@vueuse/nuxt'],

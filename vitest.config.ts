@@ -19,8 +19,8 @@ export default defineConfig({
   },
   resolve: {
     alias: {
-      // Nuxt's alias for the isomorphic code, as app files import it.
-      '#shared': fileURLToPath(new URL('./shared', import.meta.url)),
+      // Nuxt's alias for this layer's root (nuxt.config.ts `$meta.name`), as app and server files import shared/ through it.
+      '#layers/durable-sessions': fileURLToPath(new URL('.', import.meta.url)),
       vitest: fileURLToPath(new URL('./node_modules/vitest/dist/index.js', import.meta.url)),
     },
   },

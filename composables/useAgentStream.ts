@@ -1,7 +1,7 @@
 import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { AgentStatus, ToolCall } from '#shared/sessions/channels'
+import type { AgentStatus, ToolCall } from '#layers/durable-sessions/shared/sessions/channels'
 import { acquireAgent } from '../sync/agent-feed'
 import { createAgentFeedState } from '../lib/agent-fold'
 import type { AgentFeedOptions, AgentHandle } from '../sync/agent-feed'

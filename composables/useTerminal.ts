@@ -1,6 +1,6 @@
 import { computed } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { TerminalEntry } from '#shared/sessions/channels'
+import type { TerminalEntry } from '#layers/durable-sessions/shared/sessions/channels'
 import type { LiveStatus } from '../transport/live-stream'
 import type { SendResult, TerminalInputCallbacks } from '../sync/session-writes'
 import { useSession } from './useSession'

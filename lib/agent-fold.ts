@@ -1,4 +1,4 @@
-import type { AgentStatus, SessionEvent, ToolCall } from '#shared/sessions/channels'
+import type { AgentStatus, SessionEvent, ToolCall } from '#layers/durable-sessions/shared/sessions/channels'
 import { STREAM_START_OFFSET } from './offsets'
 
 /**

@@ -1,4 +1,4 @@
-import type { TerminalEntry } from '#shared/sessions/channels'
+import type { TerminalEntry } from '#layers/durable-sessions/shared/sessions/channels'
 
 /** View-model types the viewer components take as props (the page maps store state onto them). */
 

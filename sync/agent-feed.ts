@@ -1,6 +1,6 @@
 import { reactive } from 'vue'
-import type { AgentState } from '#shared/sessions/channels'
-import { fromChange } from '#shared/sessions/wire'
+import type { AgentState } from '#layers/durable-sessions/shared/sessions/channels'
+import { fromChange } from '#layers/durable-sessions/shared/sessions/wire'
 import { createAgentFeedState, foldAgentEvent } from '../lib/agent-fold'
 import type { AgentFeedState, AgentStep } from '../lib/agent-fold'
 import type { BackoffSchedule } from '../lib/backoff'

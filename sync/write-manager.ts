@@ -1,7 +1,7 @@
 import type { Pinia } from 'pinia'
 import { computed, shallowReactive } from 'vue'
 import type { ComputedRef } from 'vue'
-import type { WriteResult } from '#shared/sessions/api'
+import type { WriteResult } from '#layers/durable-sessions/shared/sessions/api'
 import { SessionApiError } from '../transport/session-api'
 
 export type WriteStatus = 'pending' | 'retrying' | 'confirmed' | 'failed'

@@ -1,7 +1,7 @@
 import { isClient } from '@vueuse/core'
-import { IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
-import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#shared/sessions/api'
-import type { SessionEventInput } from '#shared/sessions/channels'
+import { IDEMPOTENCY_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
+import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#layers/durable-sessions/shared/sessions/api'
+import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
 export interface SessionClientOptions {

@@ -1,7 +1,7 @@
-import { applyChange, createSessionState } from '#shared/sessions/reducer'
-import type { SessionState } from '#shared/sessions/reducer'
-import { ownerOf } from '#shared/sessions/wire'
-import type { RecordOwner } from '#shared/sessions/wire'
+import { applyChange, createSessionState } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { SessionState } from '#layers/durable-sessions/shared/sessions/reducer'
+import { ownerOf } from '#layers/durable-sessions/shared/sessions/wire'
+import type { RecordOwner } from '#layers/durable-sessions/shared/sessions/wire'
 import { parseJsonChunks } from '../streams/json'
 import type { StreamChange, StreamStore } from '../streams/store'
 

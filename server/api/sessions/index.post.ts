@@ -1,4 +1,4 @@
-import { CreateSessionBodySchema } from '#shared/sessions/api'
+import { CreateSessionBodySchema } from '#layers/durable-sessions/shared/sessions/api'
 
 /**
  * Creates a session; the answer is the only time its agent token and collaborator key are shown.
