@@ -6,6 +6,7 @@ import { useSessionStore } from '../stores/session'
 import { collaboratorKeyFor, heldCredentials } from '../transport/session-credentials'
 import type { ConnectionState, TerminalLineView } from '../lib/session-panels'
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { embedPagePath, sessionApiPath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
 import { useIdentity } from './useIdentity'
 import { usePresence } from './usePresence'
@@ -58,7 +59,7 @@ export interface UseSessionViewerReturn {
 export async function loadSession(sessionId: string): Promise<void> {
   const store = useSessionStore(sessionId)
   if (store.hydrated) return
-  const snapshot = await $fetch<SessionSnapshot>(`/api/sessions/${encodeURIComponent(sessionId)}/snapshot`).catch((error: { statusCode?: number }) => {
+  const snapshot = await $fetch<SessionSnapshot>(sessionApiPath(sessionId, 'snapshot')).catch((error: { statusCode?: number }) => {
     throw createError({ statusCode: error.statusCode === 404 ? 404 : 502, statusMessage: error.statusCode === 404 ? 'Session not found' : 'Session unavailable', fatal: true })
   })
   store.hydrate(snapshot)
@@ -75,7 +76,7 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   const presence = joinPresence ? usePresence(sessionId) : undefined
   const identity = useIdentity()
   const origin = useRequestURL().origin
-  const viewerUrl = `${origin}/sessions/${sessionId}`
+  const viewerUrl = `${origin}${sessionPagePath(sessionId)}`
 
   // Credentials live in this browser's storage: read once mounted, so the server render and the
   // hydrating render agree (both as a viewer) and collaborator controls appear right after.
@@ -95,7 +96,7 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     selfId: identity.userId.value || null,
     viewerUrl,
     collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
-    embedUrl: `/embed/sessions/${sessionId}`,
+    embedUrl: embedPagePath(sessionId),
     canCollaborate: credentials.value.canCollaborate,
     messages: session.messages.value,
     toolCalls: session.toolCalls.value,

@@ -1,5 +1,6 @@
 import { reactive } from 'vue'
 import type { AgentState } from '#layers/durable-sessions/shared/sessions/channels'
+import { agentStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
 import { fromChange } from '#layers/durable-sessions/shared/sessions/wire'
 import { createAgentFeedState, foldAgentEvent } from '../lib/agent-fold'
 import type { AgentFeedState, AgentStep } from '../lib/agent-fold'
@@ -7,7 +8,7 @@ import type { BackoffSchedule } from '../lib/backoff'
 import { LiveStream } from '../transport/live-stream'
 import type { LiveStatus, ReconnectInfo } from '../transport/live-stream'
 import { fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
-import { agentStreamUrl, resolveBaseUrl } from '../transport/session-api'
+import { resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
 
 export interface AgentEventMeta {
@@ -46,7 +47,7 @@ export class AgentFeed {
     // Typed as the plain state: Vue's deep unwrapping of the tool calls' JSON type exceeds TypeScript's limit (TS2589).
     this.state = reactive<object>(createAgentFeedState(options.offset)) as AgentFeedState
     this.live = new LiveStream({
-      url: agentStreamUrl(resolveBaseUrl(options), agentId),
+      url: `${resolveBaseUrl(options)}${streamUrlPath(agentStreamPath(agentId))}`,
       fetch: options.fetch,
       backoff: options.backoff,
       offset: () => this.state.offset,

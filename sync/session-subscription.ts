@@ -3,6 +3,7 @@ import type { Pinia } from 'pinia'
 import { computed } from 'vue'
 import type { ComputedRef } from 'vue'
 import type { SessionEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { presenceStreamPath, sessionStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
 import { SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
 import { fromChange } from '#layers/durable-sessions/shared/sessions/wire'
 import type { ChangeOperation } from '#layers/durable-sessions/shared/sessions/wire'
@@ -11,7 +12,7 @@ import type { SessionStore } from '../stores/session'
 import type { BackoffSchedule } from '../lib/backoff'
 import { LiveStream } from '../transport/live-stream'
 import type { LiveBatch, LiveStatus, ReconnectInfo } from '../transport/live-stream'
-import { fetchDetails, fetchSnapshot, presenceStreamUrl, resolveBaseUrl, sessionStreamUrl } from '../transport/session-api'
+import { fetchDetails, fetchSnapshot, resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
 
 export type SessionStreamName = 'session' | 'presence'
@@ -78,7 +79,7 @@ export class SessionSubscription {
     }
     this.main = new LiveStream({
       ...common,
-      url: sessionStreamUrl(base, sessionId),
+      url: `${base}${streamUrlPath(sessionStreamPath(sessionId))}`,
       offset: () => store.offset,
       onBatch: batch => this.onBatch('session', batch),
       // History before our offset was trimmed by retention: start over from a fresh snapshot.
@@ -93,7 +94,7 @@ export class SessionSubscription {
     })
     this.presence = new LiveStream({
       ...common,
-      url: presenceStreamUrl(base, sessionId),
+      url: `${base}${streamUrlPath(presenceStreamPath(sessionId))}`,
       offset: () => store.presenceOffset,
       onBatch: batch => this.onBatch('presence', batch),
       // Presence keeps minutes of history: a tab asleep longer re-reads who is here.

@@ -2,6 +2,7 @@ import { isClient } from '@vueuse/core'
 import { IDEMPOTENCY_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
 import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#layers/durable-sessions/shared/sessions/api'
 import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
+import { SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
 export interface SessionClientOptions {
@@ -29,15 +30,6 @@ export function resolveBaseUrl(options: SessionClientOptions = {}): string {
   if (isClient) return window.location.origin
   throw new Error('The session client needs options.baseUrl outside a browser')
 }
-
-/** Agent ids are restricted to `[\w.:-]`, all safe in a path; session ids are URL-safe base64. */
-const segment = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ':')
-
-export const sessionStreamUrl = (base: string, sessionId: string) => `${base}/v1/stream/sessions/${segment(sessionId)}`
-export const presenceStreamUrl = (base: string, sessionId: string) => `${sessionStreamUrl(base, sessionId)}/presence`
-export const agentStreamUrl = (base: string, agentId: string) => `${base}/v1/stream/agents/${segment(agentId)}`
-export const sessionApiUrl = (base: string, sessionId: string, action = '') =>
-  `${base}/api/sessions/${segment(sessionId)}${action ? `/${action}` : ''}`
 
 interface ApiRequest {
   method?: string
@@ -80,16 +72,16 @@ async function request<T>(url: string, init: ApiRequest, options: SessionClientO
 }
 
 export function fetchSnapshot(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionSnapshot> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'snapshot'), { signal }, options)
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'snapshot')}`, { signal }, options)
 }
 
 export function fetchDetails(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionDetails> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId), { signal }, options)
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId)}`, { signal }, options)
 }
 
 /** The sessions of these ids that exist, newest first (ids go in the body: they are secrets). */
 export function lookupSessions(ids: string[], q: string | undefined, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionLookup> {
-  return request(`${resolveBaseUrl(options)}/api/sessions/lookup`, { method: 'POST', body: { ids, ...(q ? { q } : {}) }, signal }, options)
+  return request(`${resolveBaseUrl(options)}${SESSIONS_LOOKUP_PATH}`, { method: 'POST', body: { ids, ...(q ? { q } : {}) }, signal }, options)
 }
 
 export interface WriteInit {
@@ -99,7 +91,7 @@ export interface WriteInit {
 }
 
 export function postEvents(sessionId: string, events: SessionEventInput | SessionEventInput[], init: WriteInit, options: SessionClientOptions = {}): Promise<WriteResult> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'events'), {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'events')}`, {
     method: 'POST',
     body: events,
     headers: withIdempotency(init),
@@ -108,7 +100,7 @@ export function postEvents(sessionId: string, events: SessionEventInput | Sessio
 }
 
 export function postPresence(sessionId: string, body: PresenceBody, init: WriteInit, options: SessionClientOptions = {}): Promise<PresenceWriteResult> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'presence')}`, {
     method: 'POST',
     body,
     headers: withIdempotency(init),
@@ -123,7 +115,7 @@ export function postPresence(sessionId: string, body: PresenceBody, init: WriteI
 export function sendPresenceOnUnload(sessionId: string, body: PresenceBody, headers: Record<string, string>, options: SessionClientOptions = {}): void {
   if (!isClient) return
   const fetchImpl = options.fetch ?? globalThis.fetch
-  void fetchImpl(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+  void fetchImpl(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'presence')}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),

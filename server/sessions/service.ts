@@ -8,6 +8,7 @@ import type {
 } from '#layers/durable-sessions/shared/sessions/api'
 import { SessionEventSchema } from '#layers/durable-sessions/shared/sessions/channels'
 import type { Presence, SessionEvent, SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
+import { agentStreamPath, presenceStreamPath, sessionPagePath, sessionStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
 import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#layers/durable-sessions/shared/sessions/selectors'
@@ -26,11 +27,6 @@ import { PresenceKeys } from './presence-keys'
 import { PresenceLimits } from './presence-limits'
 import { hashSecret, newAgentId, newSecret, newSessionId } from './secrets'
 
-export const sessionStreamPath = (sessionId: string) => `sessions/${sessionId}`
-export const presenceStreamPath = (sessionId: string) => `sessions/${sessionId}/presence`
-export const agentStreamPath = (agentId: string) => `agents/${agentId}`
-
-const STREAM_URL_PREFIX = '/v1/stream/'
 const JSON_TYPE = 'application/json'
 const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
@@ -558,15 +554,15 @@ export class SessionService {
       agentStatus: row.agentStatus,
       public: row.public,
       tailOffset: this.tailOffset(sessionStreamPath(row.id)),
-      url: `/sessions/${row.id}`,
+      url: sessionPagePath(row.id),
     }
   }
 
   private streamUrls(row: SessionRow) {
     return {
-      streamUrl: `${STREAM_URL_PREFIX}${sessionStreamPath(row.id)}`,
-      presenceStreamUrl: `${STREAM_URL_PREFIX}${presenceStreamPath(row.id)}`,
-      agentStreamUrl: `${STREAM_URL_PREFIX}${agentStreamPath(row.agentId)}`,
+      streamUrl: streamUrlPath(sessionStreamPath(row.id)),
+      presenceStreamUrl: streamUrlPath(presenceStreamPath(row.id)),
+      agentStreamUrl: streamUrlPath(agentStreamPath(row.agentId)),
     }
   }
 

@@ -1,11 +1,10 @@
+import { STREAM_BASE_PATH } from '#layers/durable-sessions/shared/sessions/paths'
 import { SqliteStreamStore } from '../streams/sqlite-store'
 import { StreamHttpHandler } from '../streams/http'
 import type { StreamStore } from '../streams/store'
 
 let store: SqliteStreamStore | undefined
 let http: StreamHttpHandler | undefined
-
-export const STREAM_BASE_PATH = '/v1/stream/'
 
 export function useStreamStore(): StreamStore {
   store ??= new SqliteStreamStore(useDB())

@@ -1,5 +1,6 @@
 import { stream } from '@durable-streams/client'
 import type { SessionEvent } from '../../../shared/sessions/channels'
+import { sessionStreamPath, streamUrlPath } from '../../../shared/sessions/paths'
 import { fromChange } from '../../../shared/sessions/wire'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
 import { backoffDelay } from '../../../lib/backoff'
@@ -58,7 +59,7 @@ export class SessionFollower {
   }
 
   private get url(): string {
-    return `${this.context.transport.server}/v1/stream/sessions/${encodeURIComponent(this.context.sessionId)}`
+    return `${this.context.transport.server}${streamUrlPath(sessionStreamPath(this.context.sessionId))}`
   }
 
   private async loop(): Promise<void> {

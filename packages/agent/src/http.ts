@@ -41,10 +41,6 @@ export function normalizeServer(server: string): string {
   return url.href.replace(/\/+$/, '')
 }
 
-/** Session ids are URL-safe base64, so they need no escaping; a stray id is escaped anyway. */
-export const sessionPath = (sessionId: string, action = '') =>
-  `/api/sessions/${encodeURIComponent(sessionId)}${action ? `/${action}` : ''}`
-
 export async function callApi<T>(transport: Transport, call: ApiCall): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' }
   const body = call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body))

@@ -3,10 +3,11 @@ import { SessionEventInputSchema } from '../../../shared/sessions/channels'
 import type {
   AgentState, Channel, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
 } from '../../../shared/sessions/channels'
+import { SESSIONS_API_PATH, sessionApiPath, sessionPagePath } from '../../../shared/sessions/paths'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
 import type { BackoffSchedule } from '../../../lib/backoff'
 import { ApprovalTimeoutError, ConflictError, SessionClosedError, ValidationError } from './errors'
-import { callApi, formatPath, normalizeServer, sessionPath } from './http'
+import { callApi, formatPath, normalizeServer } from './http'
 import type { Transport } from './http'
 import { randomId } from './random'
 import { SessionFollower } from './follower'
@@ -126,7 +127,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Agen
   }).filter(([, value]) => value !== undefined))
   const created = await callApi<CreatedSession>(transport, {
     method: 'POST',
-    path: '/api/sessions',
+    path: SESSIONS_API_PATH,
     body,
     bearer: options.token,
     action: 'Creating a session',
@@ -197,7 +198,7 @@ export class AgentSession {
     this.agentToken = identity.agentToken
     this.agent = identity.agentId
     this.server = transport.server
-    this.url = `${transport.server}/sessions/${encodeURIComponent(identity.id)}`
+    this.url = `${transport.server}${sessionPagePath(identity.id)}`
     this.collaborateUrl = identity.collaboratorKey ? `${this.url}?key=${encodeURIComponent(identity.collaboratorKey)}` : undefined
     this.followFrom = identity.followFrom
     this.writer = new EventWriter({
@@ -374,7 +375,7 @@ export class AgentSession {
     try {
       await callApi(this.transport, {
         method: 'POST',
-        path: sessionPath(this.id, 'events'),
+        path: sessionApiPath(this.id, 'events'),
         body: { channel: 'workflow', data },
         bearer: this.agentToken,
         idempotencyKey: randomId(),
@@ -411,7 +412,7 @@ export class AgentSession {
     await this.writer.flush()
     await callApi<WriteResult>(this.transport, {
       method: 'POST',
-      path: sessionPath(this.id, 'close'),
+      path: sessionApiPath(this.id, 'close'),
       bearer: this.agentToken,
       sessionId: this.id,
       action: 'Closing the session',
@@ -480,7 +481,7 @@ export class AgentSession {
     if (this.agent) return
     const details = await callApi<SessionDetails>(this.transport, {
       method: 'GET',
-      path: sessionPath(this.id),
+      path: sessionApiPath(this.id),
       sessionId: this.id,
       action: 'Looking up the session',
     })
