@@ -5,6 +5,7 @@ import type { AgentStatus, ToolCall } from '#layers/durable-sessions/shared/sess
 import { acquireAgent } from '../sync/agent-feed'
 import { createAgentFeedState } from '../lib/agent-fold'
 import type { AgentFeedOptions, AgentHandle } from '../sync/agent-feed'
+import type { SessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
 
 export type UseAgentStreamOptions = AgentFeedOptions
@@ -25,7 +26,7 @@ export interface UseAgentStreamReturn {
   sessionId: ComputedRef<string | null>
   /** The feed's connection. */
   connection: ComputedRef<LiveStatus>
-  connectionError: ComputedRef<Error | null>
+  connectionError: ComputedRef<SessionApiError | null>
   nextRetryAt: ComputedRef<number | null>
   clearStreaming: () => void
 }

@@ -7,6 +7,7 @@ import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/redu
 import type { ChannelHandler, SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
 import { useSessionStore } from '../stores/session'
 import type { SessionStore } from '../stores/session'
+import type { SessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
 import { currentPinia } from '../sync/pinia'
 import { captureCollaboratorKey, rememberCollaboratorKey } from '../transport/session-credentials'
@@ -59,7 +60,7 @@ export interface UseSessionReturn {
   /** No state yet: neither SSR-hydrated nor a snapshot loaded. */
   isLoading: ComputedRef<boolean>
   /** The last connection error, cleared when live again. */
-  error: ComputedRef<Error | null>
+  error: ComputedRef<SessionApiError | null>
   /** When the next reconnect attempt starts (ms since epoch), for a countdown. */
   nextRetryAt: ComputedRef<number | null>
   /** Main stream offset the store stands at. */
@@ -75,7 +76,7 @@ export interface UseSessionReturn {
   /** This session's writes of the last minute. */
   writes: ComputedRef<TrackedWrite[]>
   /** Error of the latest failed write of this session. */
-  writeError: ComputedRef<Error | null>
+  writeError: ComputedRef<SessionApiError | null>
   sendInput: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
   updatePresence: (update?: PresenceUpdate) => Promise<SendResult<Presence>>
   approve: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>

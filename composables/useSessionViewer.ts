@@ -1,15 +1,18 @@
 import { useEventListener } from '@vueuse/core'
 import { computed, onMounted, shallowRef } from 'vue'
+import { createError, useRequestURL } from '#imports'
 import type { ComputedRef } from 'vue'
-import type { SessionSnapshot } from '#layers/durable-sessions/shared/sessions/api'
 import { useSessionStore } from '../stores/session'
 import { collaboratorKeyFor, heldCredentials } from '../transport/session-credentials'
 import type { ConnectionState, TerminalLineView } from '../lib/session-panels'
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
-import { embedPagePath, sessionApiPath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
+import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import { toSessionApiError } from '../transport/errors'
+import { fetchSnapshot } from '../transport/session-api'
 import { useIdentity } from './useIdentity'
 import { usePresence } from './usePresence'
+import { useSessionApiOptions } from './useSessionApiOptions'
 import { useSession } from './useSession'
 import { useTerminal } from './useTerminal'
 
@@ -59,10 +62,14 @@ export interface UseSessionViewerReturn {
 export async function loadSession(sessionId: string): Promise<void> {
   const store = useSessionStore(sessionId)
   if (store.hydrated) return
-  const snapshot = await $fetch<SessionSnapshot>(sessionApiPath(sessionId, 'snapshot')).catch((error: { statusCode?: number }) => {
-    throw createError({ statusCode: error.statusCode === 404 ? 404 : 502, statusMessage: error.statusCode === 404 ? 'Session not found' : 'Session unavailable', fatal: true })
-  })
-  store.hydrate(snapshot)
+  const options = useSessionApiOptions()
+  try {
+    store.hydrate(await fetchSnapshot(sessionId, options))
+  }
+  catch (error) {
+    const notFound = toSessionApiError(error).status === 404
+    throw createError({ statusCode: notFound ? 404 : 502, statusMessage: notFound ? 'Session not found' : 'Session unavailable', fatal: true })
+  }
 }
 
 /**

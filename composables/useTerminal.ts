@@ -1,6 +1,7 @@
 import { computed } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
 import type { TerminalEntry } from '#layers/durable-sessions/shared/sessions/channels'
+import type { SessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
 import type { SendResult, TerminalInputCallbacks } from '../sync/session-writes'
 import { useSession } from './useSession'
@@ -21,7 +22,7 @@ export interface UseTerminalReturn {
   /** Sends user input (collaborator key or agent token needed); shows at once, rolls back if refused. */
   sendCommand: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
   /** Why the latest command was rolled back, if it was. */
-  error: ComputedRef<Error | null>
+  error: ComputedRef<SessionApiError | null>
   status: ComputedRef<LiveStatus>
 }
 

@@ -12,6 +12,8 @@ import type { SessionStore } from '../stores/session'
 import type { BackoffSchedule } from '../lib/backoff'
 import { LiveStream } from '../transport/live-stream'
 import type { LiveBatch, LiveStatus, ReconnectInfo } from '../transport/live-stream'
+import { toError } from '../transport/errors'
+import type { SessionApiError } from '../transport/errors'
 import { fetchDetails, fetchSnapshot, resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
 
@@ -56,7 +58,7 @@ export class SessionSubscription {
   readonly presence: LiveStream
   /** The session stream's status: it decides whether the session is live, ended or failing. */
   readonly status: ComputedRef<LiveStatus>
-  readonly lastError: ComputedRef<Error | null>
+  readonly lastError: ComputedRef<SessionApiError | null>
   readonly nextRetryAt: ComputedRef<number | null>
 
   private readonly listeners = new Set<SessionCallbacks>()
@@ -161,7 +163,7 @@ export class SessionSubscription {
   }
 
   private reportError(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(String(error))
+    const failure = toError(error)
     this.emit(listener => listener.onError?.(failure))
   }
 

@@ -6,7 +6,8 @@ import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '
 import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { useSessionStore } from '../stores/session'
 import type { LocalEvent, LocalWriteToken } from '../stores/session'
-import { SessionApiError, postEvents, postPresence } from '../transport/session-api'
+import { SessionApiError } from '../transport/errors'
+import { postEvents, postPresence } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
 import { credentialHeaders, presenceKeyFor, rememberPresenceKey } from '../transport/session-credentials'
 import { writeManagerFor } from './write-manager'
@@ -34,7 +35,7 @@ export interface WriteCallbacks<T> {
   /** The server accepted it; `offset` is the stream's offset after the write. */
   onConfirm?: (event: T, offset: string) => void
   /** Every attempt failed and the entry was removed again. */
-  onRollback?: (event: T, error: Error) => void
+  onRollback?: (event: T, error: SessionApiError) => void
 }
 
 export type TerminalInputCallbacks = WriteCallbacks<TerminalEntry>

@@ -4,6 +4,8 @@ import { isClient } from '@vueuse/core'
 import { shallowRef } from 'vue'
 import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff'
 import type { BackoffSchedule } from '../lib/backoff'
+import { toSessionApiError } from './errors'
+import type { SessionApiError } from './errors'
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'error'
 
@@ -40,28 +42,13 @@ export interface LiveStreamOptions {
   /** `offset()` fell behind retention (410 Gone): re-seed the consumer so `offset()` is valid again. */
   onGone?: () => Promise<void>
   onReconnect?: (info: ReconnectInfo) => void
-  onError?: (error: Error) => void
+  onError?: (error: SessionApiError) => void
   onStatus?: (status: LiveStatus) => void
   /** Default: globalThis.fetch. */
   fetch?: typeof fetch
   headers?: HeadersRecord
   /** Default: 1000 ms, ×2, capped at 30000 ms, unlimited retries. */
   backoff?: Partial<BackoffSchedule>
-}
-
-/** An HTTP status on an error from the client library or our API layer, if it has one. */
-export function errorStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status
-  return typeof status === 'number' && status > 0 ? status : undefined
-}
-
-/** 4xx answers other than timeouts and throttling will not change by asking again. */
-function isPermanent(status: number | undefined): boolean {
-  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }
 
 /**
@@ -73,7 +60,7 @@ function toError(error: unknown): Error {
  */
 export class LiveStream {
   readonly status = shallowRef<LiveStatus>('connecting')
-  readonly lastError = shallowRef<Error | null>(null)
+  readonly lastError = shallowRef<SessionApiError | null>(null)
   /** When the next attempt starts (ms since epoch) while waiting to reconnect; otherwise null. */
   readonly nextRetryAt = shallowRef<number | null>(null)
   /** Failed attempts since the stream was last live. */
@@ -188,7 +175,7 @@ export class LiveStream {
         void this.connect()
         return
       }
-      await this.fail(toError(error))
+      await this.fail(toSessionApiError(error))
     }
     finally {
       // An ended connection is not aborted later: there is nothing left to cancel, and happy-dom
@@ -197,9 +184,9 @@ export class LiveStream {
     }
   }
 
-  private async fail(error: Error): Promise<void> {
-    let permanent = isPermanent(errorStatus(error))
-    if (errorStatus(error) === 410 && this.options.onGone) {
+  private async fail(error: SessionApiError): Promise<void> {
+    let permanent = !error.retryable
+    if (error.status === 410 && this.options.onGone) {
       // Behind retention: re-seed and resume at once; if that keeps failing, back off like any outage.
       permanent = false
       const generation = this.generation
@@ -212,8 +199,8 @@ export class LiveStream {
         }
       }
       catch (recoveryError) {
-        error = toError(recoveryError)
-        permanent = isPermanent(errorStatus(error))
+        error = toSessionApiError(recoveryError)
+        permanent = !error.retryable
       }
     }
     this.lastError.value = error

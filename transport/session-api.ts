@@ -1,32 +1,25 @@
 import { isClient } from '@vueuse/core'
 import { IDEMPOTENCY_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
-import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#layers/durable-sessions/shared/sessions/api'
+import type {
+  CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, SessionDetails, SessionList, SessionLookup, SessionSnapshot, WriteResult,
+} from '#layers/durable-sessions/shared/sessions/api'
 import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
-import { SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { SESSIONS_API_PATH, SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { SessionApiError, toError } from './errors'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
 export interface SessionClientOptions {
-  /** Origin of the app server. Default: the page's origin (required outside a browser). */
+  /**
+   * Origin of the app server. Default: the page's origin (required outside a browser). `''` keeps
+   * URLs relative, for a `fetch` that resolves them itself (the server's own, during SSR).
+   */
   baseUrl?: string
   /** fetch implementation. Default: globalThis.fetch, looked up per request. */
   fetch?: typeof fetch
 }
 
-/** A refused or failed API call; `status` 0 means the request never got an answer. */
-export class SessionApiError extends Error {
-  constructor(message: string, readonly status: number, readonly code?: string) {
-    super(message)
-    this.name = 'SessionApiError'
-  }
-
-  /** Worth asking again: no answer, a timeout, throttling or a server fault. */
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500
-  }
-}
-
 export function resolveBaseUrl(options: SessionClientOptions = {}): string {
-  if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '')
+  if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, '')
   if (isClient) return window.location.origin
   throw new Error('The session client needs options.baseUrl outside a browser')
 }
@@ -53,7 +46,7 @@ async function request<T>(url: string, init: ApiRequest, options: SessionClientO
   }
   catch (error) {
     if (init.signal?.aborted) throw new SessionApiError('The request was aborted', 0, 'aborted')
-    throw new SessionApiError(`No answer from ${url}: ${error instanceof Error ? error.message : String(error)}`, 0)
+    throw new SessionApiError(`No answer from ${url}: ${toError(error).message}`, 0, undefined, { cause: error })
   }
   const text = await response.text()
   let body: unknown
@@ -77,6 +70,33 @@ export function fetchSnapshot(sessionId: string, options: SessionClientOptions =
 
 export function fetchDetails(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionDetails> {
   return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId)}`, { signal }, options)
+}
+
+export interface ListSessionsQuery {
+  /** Only sessions whose title contains this. */
+  q?: string
+  /** Page size (1–100). Default 20. */
+  limit?: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+/** Public sessions (every session with the server token), newest first, a page at a time. */
+export function listSessions(query: ListSessionsQuery = {}, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionList> {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(name, String(value))
+  const search = params.size ? `?${params}` : ''
+  return request(`${resolveBaseUrl(options)}${SESSIONS_API_PATH}${search}`, { signal }, options)
+}
+
+/** A new session; its agent token and collaborator key are in this answer only. */
+export function createSession(body: CreateSessionBody, options: SessionClientOptions = {}): Promise<CreatedSession> {
+  return request(`${resolveBaseUrl(options)}${SESSIONS_API_PATH}`, { method: 'POST', body }, options)
+}
+
+/** Runs the scripted demo agent in the server on a session (its agent token). */
+export function startDemo(sessionId: string, agentToken: string, options: SessionClientOptions = {}): Promise<unknown> {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'demo')}`, { method: 'POST', body: {}, headers: { authorization: `Bearer ${agentToken}` } }, options)
 }
 
 /** The sessions of these ids that exist, newest first (ids go in the body: they are secrets). */

@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_KEY_HEADER } from '../../../shared/sessions/api'
+import { IDEMPOTENCY_KEY_HEADER, isRetryableStatus } from '../../../shared/sessions/api'
 import {
   ConflictError, DurableSessionsError, ForbiddenError, NetworkError, RateLimitedError, SessionClosedError,
   SessionNotFoundError, UnauthorizedError, ValidationError,
@@ -66,11 +66,10 @@ export async function callApi<T>(transport: Transport, call: ApiCall): Promise<T
   return answer as T
 }
 
-/** Worth sending again: no answer, a timeout, throttling, or a server fault (a restart, disk full). */
+/** Worth sending again: no answer, or a timeout, throttling or a server fault (isRetryableStatus). */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof NetworkError) return true
-  if (!(error instanceof DurableSessionsError)) return false
-  return error.status === 408 || error.status === 429 || error.status >= 500
+  return error instanceof DurableSessionsError && isRetryableStatus(error.status)
 }
 
 interface ProblemBody {
