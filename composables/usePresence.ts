@@ -3,13 +3,12 @@ import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter, Ref } from 'vue'
 import type { PresenceAction, PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
 import type { Presence } from '#layers/durable-sessions/shared/sessions/channels'
-import { currentPinia } from '../sync/pinia'
+import type { SessionUser } from '../sync/session-instances'
+import { presenceHeaders, sendPresence, writeOptionsOf } from '../sync/session-writes'
 import { sendPresenceOnUnload } from '../transport/session-api'
 import { presenceKeyFor, rememberPresenceKey } from '../transport/session-credentials'
-import { presenceHeaders, sendPresence } from '../sync/session-writes'
-import { useIdentity } from './useIdentity'
 import { useSession } from './useSession'
-import type { SessionUser, UseSessionOptions } from './useSession'
+import type { UseSessionOptions } from './useSession'
 
 export interface CursorPosition {
   x: number
@@ -53,15 +52,12 @@ export interface UsePresenceReturn {
  */
 export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRefOrGetter<SessionUser>, options: UsePresenceOptions = {}): UsePresenceReturn {
   const { heartbeatMs = 10_000, cursorThrottleMs = 50, immediate = true } = options
-  const identity = user === undefined ? useIdentity() : undefined
-  const me = computed<SessionUser>(() => user === undefined
-    ? { userId: identity!.userId.value, displayName: identity!.displayName.value || undefined }
-    : toValue(user))
-  const session = useSession(sessionId, { ...options, user: me })
+  const session = useSession(sessionId, { ...options, user })
+  const me = session.user
   const id = computed(() => toValue(sessionId))
   const cursor = shallowRef<CursorPosition | null>(null)
   const isJoined = shallowRef(false)
-  const writeOptions = { ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia: currentPinia(options.pinia) }
+  const writeOptions = writeOptionsOf(options)
 
   // Where and as whom this user joined: a leave or heartbeat goes there even after the id changed.
   let joinedAs: PresenceTarget | null = null

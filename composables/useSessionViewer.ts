@@ -1,20 +1,20 @@
 import { useEventListener } from '@vueuse/core'
 import { computed, onMounted, shallowRef } from 'vue'
-import { createError, useRequestURL } from '#imports'
 import type { ComputedRef } from 'vue'
-import { useSessionStore } from '../stores/session'
-import { collaboratorKeyFor, heldCredentials } from '../transport/session-credentials'
-import type { ConnectionState, TerminalLineView } from '../lib/session-panels'
+import { createError, useRequestURL } from '#imports'
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import { useSessionStore } from '../stores/session'
 import { toSessionApiError } from '../transport/errors'
+import type { LiveStatus } from '../transport/live-stream'
 import { fetchSnapshot } from '../transport/session-api'
-import { useIdentity } from './useIdentity'
+import { collaboratorKeyFor, heldCredentials } from '../transport/session-credentials'
 import { usePresence } from './usePresence'
-import { useSessionApiOptions } from './useSessionApiOptions'
 import { useSession } from './useSession'
+import { useSessionApiOptions } from './useSessionApiOptions'
 import { useTerminal } from './useTerminal'
+import type { TerminalLine } from './useTerminal'
 
 export interface UseSessionViewerOptions {
   /** Join presence and share this user's cursor (the app page). Default true; embeds only watch. */
@@ -29,7 +29,7 @@ export interface UseSessionViewerOptions {
 /** Everything SessionViewerLayout is fed, in its prop names. */
 export interface SessionViewerProps {
   title: string
-  connectionState: ConnectionState
+  connectionState: LiveStatus
   nextRetryAt: number | null
   agentStates: AgentState[]
   participants: Presence[]
@@ -40,7 +40,7 @@ export interface SessionViewerProps {
   canCollaborate: boolean
   messages: AgentMessage[]
   toolCalls: ToolCall[]
-  terminalLines: TerminalLineView[]
+  terminalLines: TerminalLine[]
   inputHistory: string[]
   terminalError: string | null
   workflow: WorkflowEvent[]
@@ -81,7 +81,6 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   const session = useSession(sessionId)
   const terminal = useTerminal(sessionId)
   const presence = joinPresence ? usePresence(sessionId) : undefined
-  const identity = useIdentity()
   const origin = useRequestURL().origin
   const viewerUrl = `${origin}${sessionPagePath(sessionId)}`
 
@@ -100,7 +99,7 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     nextRetryAt: session.nextRetryAt.value,
     agentStates: Object.values(session.agentState.value),
     participants: presence?.participants.value ?? session.participants.value,
-    selfId: identity.userId.value || null,
+    selfId: session.user.value.userId || null,
     viewerUrl,
     collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
     embedUrl: embedPagePath(sessionId),

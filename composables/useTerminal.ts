@@ -7,7 +7,7 @@ import type { SendResult, TerminalInputCallbacks } from '../sync/session-writes'
 import { useSession } from './useSession'
 import type { UseSessionOptions } from './useSession'
 
-/** A terminal entry as shown: `pending` while its write is unconfirmed. */
+/** A terminal entry as the viewer shows it: optimistic input is `pending` until the stream confirms it. */
 export interface TerminalLine extends TerminalEntry {
   pending?: boolean
 }

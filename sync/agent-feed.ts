@@ -10,6 +10,7 @@ import type { LiveStatus, ReconnectInfo } from '../transport/live-stream'
 import { fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
 import { resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
+import { RefCountedMap } from './ref-counted'
 
 export interface AgentEventMeta {
   sessionId: string
@@ -102,13 +103,8 @@ export class AgentFeed {
   }
 }
 
-interface AgentEntry {
-  feed: AgentFeed
-  refs: number
-}
-
 /** One feed per agent per tab. Agent feeds hold no Pinia state, so the registry is the module's. */
-const feeds = new Map<string, AgentEntry>()
+const feeds = new RefCountedMap<AgentFeed>(feed => feed.live.stop())
 
 export interface AgentHandle {
   feed: AgentFeed
@@ -117,26 +113,12 @@ export interface AgentHandle {
 
 /** The tab's shared feed of an agent; the last release closes it. */
 export function acquireAgent(agentId: string, options: AgentFeedOptions = {}): AgentHandle {
-  const key = `${resolveBaseUrl(options)}|${agentId}`
-  let entry = feeds.get(key)
-  if (!entry) {
-    entry = { feed: new AgentFeed(agentId, options), refs: 0 }
-    feeds.set(key, entry)
-    entry.feed.live.start()
-  }
-  entry.refs++
-  const owned = entry
-  let released = false
-  return {
-    feed: owned.feed,
-    release: () => {
-      if (released) return
-      released = true
-      if (--owned.refs > 0) return
-      owned.feed.live.stop()
-      if (feeds.get(key) === owned) feeds.delete(key)
-    },
-  }
+  const lease = feeds.acquire(`${resolveBaseUrl(options)}|${agentId}`, () => {
+    const feed = new AgentFeed(agentId, options)
+    feed.live.start()
+    return feed
+  })
+  return { feed: lease.value, release: lease.release }
 }
 
 export function openAgentFeeds(): number {

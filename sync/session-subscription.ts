@@ -16,6 +16,7 @@ import { toError } from '../transport/errors'
 import type { SessionApiError } from '../transport/errors'
 import { fetchDetails, fetchSnapshot, resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
+import { perPinia } from './ref-counted'
 
 export type SessionStreamName = 'session' | 'presence'
 
@@ -179,13 +180,8 @@ export class SessionSubscription {
   }
 }
 
-interface RegistryEntry {
-  subscription: SessionSubscription
-  refs: number
-}
-
-/** Open subscriptions by Pinia (one app, or one SSR request) and `baseUrl|sessionId`. */
-const registries = new WeakMap<Pinia, Map<string, RegistryEntry>>()
+/** Open subscriptions by Pinia and `baseUrl|sessionId`. */
+const subscriptionsOf = perPinia<SessionSubscription>(subscription => subscription.stop())
 
 export interface SessionHandle {
   subscription: SessionSubscription
@@ -201,38 +197,17 @@ export function acquireSession(sessionId: string, options: SessionSubscriptionOp
   const pinia = options.pinia ?? getActivePinia()
   if (!pinia) throw new Error('A session subscription needs an active Pinia, or options.pinia')
   const base = resolveBaseUrl(options)
-  const key = `${base}|${sessionId}`
-  let registry = registries.get(pinia)
-  if (!registry) {
-    registry = new Map()
-    registries.set(pinia, registry)
-  }
-  let entry = registry.get(key)
-  if (!entry) {
+  const lease = subscriptionsOf(pinia).acquire(`${base}|${sessionId}`, () => {
     const subscription = new SessionSubscription(sessionId, useSessionStore(sessionId, pinia), { ...options, baseUrl: base })
-    entry = { subscription, refs: 0 }
-    registry.set(key, entry)
     subscription.start()
-  }
-  entry.refs++
-  const owned = entry
-  const owner = registry
-  let released = false
-  return {
-    subscription: owned.subscription,
-    release: () => {
-      if (released) return
-      released = true
-      if (--owned.refs > 0) return
-      owned.subscription.stop()
-      if (owner.get(key) === owned) owner.delete(key)
-    },
-  }
+    return subscription
+  })
+  return { subscription: lease.value, release: lease.release }
 }
 
 /** How many session subscriptions are open for a Pinia (devtools, tests). */
 export function openSessionSubscriptions(pinia: Pinia | undefined = getActivePinia()): number {
-  return pinia ? registries.get(pinia)?.size ?? 0 : 0
+  return pinia ? subscriptionsOf(pinia).size : 0
 }
 
 /**

@@ -10,6 +10,7 @@ import { SessionApiError } from '../transport/errors'
 import { postEvents, postPresence } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
 import { credentialHeaders, presenceKeyFor, rememberPresenceKey } from '../transport/session-credentials'
+import { currentPinia } from './pinia'
 import { writeManagerFor } from './write-manager'
 import type { WriteManager, WriteOutcome } from './write-manager'
 
@@ -25,6 +26,18 @@ export interface SessionWriteOptions extends SessionClientOptions {
   headers?: Record<string, string>
   /** Retries after the first attempt. Default: the manager's (3). */
   retries?: number
+}
+
+/** Where a composable's options say its writes go: the API, the Pinia, and the `writes` overrides. */
+export interface WriteSource extends SessionClientOptions {
+  /** Default: the app's Pinia (currentPinia). */
+  pinia?: Pinia | null
+  writes?: Pick<SessionWriteOptions, 'headers' | 'retries' | 'manager'>
+}
+
+/** The options of every write a composable sends; resolved once, in its setup. */
+export function writeOptionsOf(source: WriteSource): SessionWriteOptions {
+  return { ...source.writes, baseUrl: source.baseUrl, fetch: source.fetch, pinia: currentPinia(source.pinia) }
 }
 
 export type SendResult<T> = WriteOutcome & { event: T }

@@ -1,7 +1,7 @@
 import type { CreatedSession, SessionDetails, WriteResult } from '../../../shared/sessions/api'
 import { SessionEventInputSchema } from '../../../shared/sessions/channels'
 import type {
-  AgentState, Channel, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
+  AgentState, Channel, Json, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
 } from '../../../shared/sessions/channels'
 import { SESSIONS_API_PATH, sessionApiPath, sessionPagePath } from '../../../shared/sessions/paths'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
@@ -16,8 +16,6 @@ import type { WriterOptions } from './writer'
 
 /** The most text one chunk or terminal event may carry; longer text is split into several. */
 export const MAX_EVENT_TEXT = 100_000
-
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json }
 
 export interface ConnectionOptions extends WriterOptions {
   /** Origin of the Durable Sessions server, e.g. `http://localhost:3000`. */
