@@ -91,24 +91,32 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     else void sendJoin(joinedAs)
   }, heartbeatMs, { immediate: false })
 
+  // An ended session refuses every write (409): presence stops there, sends no leave, and does not join again.
+  const ended = computed(() => session.status.value === 'closed' || session.store.value.session?.status === 'ended')
+
   async function join(): Promise<void> {
     wanted = true
-    if (!isClient || !me.value.userId || joinedAs) return
+    if (!isClient || !me.value.userId || joinedAs || ended.value) return
     joinedAs = { sessionId: id.value, user: { ...me.value } }
     isJoined.value = true
     heartbeat.resume()
     await sendJoin(joinedAs)
   }
 
-  /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
-  async function depart(): Promise<void> {
+  /** Stops heartbeats and cursor moves; returns where this user was present. */
+  function stop(): PresenceTarget | null {
     const target = joinedAs
-    if (!target) return
     joinedAs = null
     isJoined.value = false
     heartbeat.pause()
+    return target
+  }
+
+  /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
+  async function depart(): Promise<void> {
+    const target = stop()
     // Without the key (the join is still unanswered) a leave would be refused: the record goes stale instead.
-    if (hasKey(target)) await send(target, 'leave')
+    if (target && hasKey(target)) await send(target, 'leave')
   }
 
   async function leave(): Promise<void> {
@@ -134,14 +142,13 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
       if (wanted && userId) await join()
     })
     tryOnScopeDispose(() => void leave())
+    watch(ended, (isEnded) => {
+      if (isEnded) stop()
+    })
     // Unload: only a keepalive request is sure to be delivered as the page goes away. Back from the bfcache: rejoin.
     useEventListener(window, 'pagehide', () => {
-      const target = joinedAs
-      if (!target) return
-      joinedAs = null
-      isJoined.value = false
-      heartbeat.pause()
-      if (!hasKey(target)) return
+      const target = stop()
+      if (!target || !hasKey(target)) return
       const { userId, displayName, avatarUrl } = target.user
       sendPresenceOnUnload(target.sessionId, { userId, displayName, avatarUrl, action: 'leave' }, presenceHeaders(target.sessionId, userId), options)
       // The leave ends the key; a return from the bfcache joins afresh.

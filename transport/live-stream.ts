@@ -119,7 +119,6 @@ export class LiveStream {
       if (!isCurrent()) return
       const from = this.options.offset()
       let position = from
-      let closed = false
       const response = await stream<unknown>({
         url: this.options.url,
         offset: from,
@@ -151,8 +150,10 @@ export class LiveStream {
             return
           }
           position = batch.offset
-          if (batch.streamClosed) closed = true
-          if (batch.upToDate || batch.streamClosed) this.markLive(from)
+          // The library may settle `closed` before it hands over the last batch: the batch that
+          // carries the end is what ends the stream, whichever comes first.
+          if (batch.streamClosed) this.end()
+          else if (batch.upToDate) this.markLive(from)
         })
         response.closed.then(resolve, reject)
       })
@@ -161,10 +162,8 @@ export class LiveStream {
         void this.connect()
         return
       }
-      if (closed || response.streamClosed) {
-        // EOF: the session ended. Nothing more will come, so nothing to reconnect to.
-        this.running = false
-        this.setStatus('closed')
+      if (response.streamClosed || !this.running) {
+        this.end()
         return
       }
       throw new Error('The live connection ended')
@@ -221,8 +220,17 @@ export class LiveStream {
     }, delay)
   }
 
+  /** EOF: the session ended. Nothing more will come, so there is nothing to reconnect to. */
+  private end(): void {
+    this.running = false
+    this.clearRetry()
+    if (isClient) window.removeEventListener('online', this.onOnline)
+    this.setStatus('closed')
+  }
+
   private markLive(offset: string): void {
-    if (this.status.value === 'live') return
+    // An ended stream never goes live again, however late a batch of it is handed over.
+    if (!this.running || this.status.value === 'live') return
     const recovered = this.droppedAt !== null
     const info: ReconnectInfo = { attempts: this.attempt.value, offset, downtimeMs: recovered ? Date.now() - this.droppedAt! : 0 }
     this.attempt.value = 0

@@ -90,6 +90,23 @@ describe('usePresence', () => {
     expect(heartbeats()).toBe(5)
   })
 
+  it('stops heartbeating once the session has ended, and sends no leave the server would refuse', async () => {
+    const session = await createSession(server)
+    const recorder = recordingFetch()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: recorder.fetch }))
+    await until(() => joined(session.id), 'join answered')
+    const closed = await api(server, 'POST', `/api/sessions/${session.id}/close`, { headers: { authorization: `Bearer ${session.agentToken}` } })
+    expect(closed.status).toBe(200)
+    await until(() => !result.isJoined.value, 'presence stops at the end of the session')
+    const sent = presencePosts(recorder.requests).length
+    vi.advanceTimersByTime(60_000)
+    await flush()
+    wrapper.unmount()
+    await flush()
+    expect(presencePosts(recorder.requests)).toHaveLength(sent)
+  })
+
   it('moves the local cursor at once but sends at most one update per 50 ms, always the last position', async () => {
     const session = await createSession(server)
     const recorder = recordingFetch()
