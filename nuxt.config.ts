@@ -16,51 +16,55 @@ export default defineNuxtConfig({
     tsConfig: { exclude: ['../bench/results/**', '../packages/*/dist/**'] },
   },
   telemetry: false,
+  // One namespace, so an app extending this layer keeps its own settings apart: every variable is
+  // NUXT_DURABLE_SESSIONS_<NAME> (README, Configuration).
   runtimeConfig: {
-    /** NUXT_DATA_DIR: the SQLite file and generated secrets. */
-    dataDir: '.data',
-    /** NUXT_STREAMS_TOKEN: bearer token for protocol writes; generated into the data dir when empty. */
-    streamsToken: '',
-    /** NUXT_STREAMS_AUTH=off disables the write check (conformance runs, local benchmarks). */
-    streamsAuth: 'on',
-    streamsLongPollTimeoutMs: 30_000,
-    streamsSseMaxSeconds: 60,
-    streamsReadChunkBytes: 1024 * 1024,
-    streamsMaxAppendBytes: 4 * 1024 * 1024,
-    /** NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: SSE and long-poll reads one client address may hold open at once (429 above). */
-    streamsMaxLiveReadsPerClient: 64,
-    /** NUXT_STREAMS_MAX_LIVE_READS: SSE and long-poll reads the whole server holds open at once (503 above). */
-    streamsMaxLiveReads: 10_000,
-    streamsCorsOrigin: '*',
-    /** NUXT_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */
-    sqliteSynchronous: 'normal',
-    /** NUXT_RETENTION_DAYS: events older than this leave session and agent streams; idle sessions are deleted. */
-    retentionDays: 30,
-    /** NUXT_PRESENCE_RETENTION_MINUTES: how much cursor and heartbeat history presence streams keep. */
-    presenceRetentionMinutes: 10,
-    /** NUXT_PRESENCE_MAX_USERS_PER_HOUR: distinct presence users a session admits within any hour. */
-    presenceMaxUsersPerHour: 500,
-    /** NUXT_SEED_DEMO=false: do not create a demo session when the data dir has none. */
-    seedDemo: true,
-    /** NUXT_EMBED_ORIGINS: origins (comma-separated) allowed to frame /embed/** pages. */
-    embedOrigins: '',
-    /**
-     * NUXT_TRUST_PROXY: how many reverse proxies of ours stand in front of the server; the client
-     * address is the rightmost X-Forwarded-For entry they did not add. 0 ignores the header;
-     * `true`/`false` still mean 1/0.
-     */
-    trustProxy: 0,
-    /** NUXT_DEMO_MAX_RUNS_PER_CLIENT: demo agents one client address may have running at once (429 above). */
-    demoMaxRunsPerClient: 3,
-    /** NUXT_DEMO_MAX_RUNS: demo agents the whole server runs at once (503 above). */
-    demoMaxRuns: 20,
-    /** Session write limits (NUXT_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
-    rateLimit: {
-      perSecond: 50,
-      burst: 100,
-      agentPerSecond: 500,
-      agentBurst: 1000,
-      createPerMinute: 60,
+    durableSessions: {
+      /** NUXT_DURABLE_SESSIONS_DATA_DIR: the SQLite file and generated secrets. */
+      dataDir: '.data',
+      /** NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: bearer token for protocol writes; generated into the data dir when empty. */
+      streamsToken: '',
+      /** NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off disables the write check (conformance runs, local benchmarks). */
+      streamsAuth: 'on',
+      streamsLongPollTimeoutMs: 30_000,
+      streamsSseMaxSeconds: 60,
+      streamsReadChunkBytes: 1024 * 1024,
+      streamsMaxAppendBytes: 4 * 1024 * 1024,
+      /** NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT: SSE and long-poll reads one client address may hold open at once (429 above). */
+      streamsMaxLiveReadsPerClient: 64,
+      /** NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS: SSE and long-poll reads the whole server holds open at once (503 above). */
+      streamsMaxLiveReads: 10_000,
+      streamsCorsOrigin: '*',
+      /** NUXT_DURABLE_SESSIONS_SQLITE_SYNCHRONOUS=full fsyncs every commit (power-loss safe); normal survives process crashes. */
+      sqliteSynchronous: 'normal',
+      /** NUXT_DURABLE_SESSIONS_RETENTION_DAYS: events older than this leave session and agent streams; idle sessions are deleted. */
+      retentionDays: 30,
+      /** NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES: how much cursor and heartbeat history presence streams keep. */
+      presenceRetentionMinutes: 10,
+      /** NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR: distinct presence users a session admits within any hour. */
+      presenceMaxUsersPerHour: 500,
+      /** NUXT_DURABLE_SESSIONS_SEED_DEMO=false: do not create a demo session when the data dir has none. */
+      seedDemo: true,
+      /** NUXT_DURABLE_SESSIONS_EMBED_ORIGINS: origins (comma-separated) allowed to frame /embed/** pages. */
+      embedOrigins: '',
+      /**
+       * NUXT_DURABLE_SESSIONS_TRUST_PROXY: how many reverse proxies of ours stand in front of the
+       * server; the client address is the rightmost X-Forwarded-For entry they did not add. 0
+       * ignores the header; `true`/`false` still mean 1/0.
+       */
+      trustProxy: 0,
+      /** NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS_PER_CLIENT: demo agents one client address may have running at once (429 above). */
+      demoMaxRunsPerClient: 3,
+      /** NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS: demo agents the whole server runs at once (503 above). */
+      demoMaxRuns: 20,
+      /** Session write limits (NUXT_DURABLE_SESSIONS_RATE_LIMIT_PER_SECOND, …): per IP, per agent token, and session creation per IP. */
+      rateLimit: {
+        perSecond: 50,
+        burst: 100,
+        agentPerSecond: 500,
+        agentBurst: 1000,
+        createPerMinute: 60,
+      },
     },
   },
   nitro: {

@@ -125,10 +125,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /**
  * Our built server: `node .output/server/index.mjs` on a free port with a fresh data dir.
- * NUXT_STREAMS_AUTH=off only lifts the write-token check (and the agent rate limit is lifted), NUXT_SEED_DEMO=false keeps the
+ * NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off only lifts the write-token check (and the agent rate limit is lifted), NUXT_DURABLE_SESSIONS_SEED_DEMO=false keeps the
  * demo agent (which would otherwise write to a demo session throughout the run) out of the
  * measurement, and the live-read caps are lifted: every subscriber of the harness comes from
- * one address. Durability settings (NUXT_SQLITE_SYNCHRONOUS) stay at their defaults.
+ * one address. Durability settings (NUXT_DURABLE_SESSIONS_SQLITE_SYNCHRONOUS) stay at their defaults.
  */
 export async function startOurs(options: { entry?: string, cpuProfDir?: string } = {}): Promise<Target> {
   const port = await freePort()
@@ -146,15 +146,15 @@ export async function startOurs(options: { entry?: string, cpuProfDir?: string }
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
-      NUXT_DATA_DIR: dataDir,
-      NUXT_STREAMS_AUTH: 'off',
-      NUXT_SEED_DEMO: 'false',
+      NUXT_DURABLE_SESSIONS_DATA_DIR: dataDir,
+      NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off',
+      NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false',
       // The agent workloads measure the session API, not the per-token write limit (500/s).
-      NUXT_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
-      NUXT_RATE_LIMIT_AGENT_BURST: '1000000',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_BURST: '1000000',
       // Every subscriber of the harness comes from one address.
-      NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: '100000',
-      NUXT_STREAMS_MAX_LIVE_READS: '100000',
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT: '100000',
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS: '100000',
     },
   })
   const origin = `http://127.0.0.1:${port}`

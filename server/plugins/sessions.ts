@@ -5,7 +5,7 @@
 export default defineNitroPlugin((nitroApp) => {
   runRetention()
   const service = useSessionService()
-  if (useRuntimeConfig().seedDemo && service.list({ limit: 1, all: true }).sessions.length === 0) {
+  if (useRuntimeConfig().durableSessions.seedDemo && service.list({ limit: 1, all: true }).sessions.length === 0) {
     const session = service.create({ title: 'Demo: fix the flaky checkout test', agentId: 'demo-agent', public: true }, '', { privileged: true })
     useDemoAgents().start({ sessionId: session.id, token: session.agentToken, agentId: session.agentId }, { speed: 1, autoApproveAfterMs: 60_000 })
     console.info(`[sessions] seeded a demo session: /sessions/${session.id}`)

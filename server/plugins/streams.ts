@@ -5,7 +5,7 @@ export default defineNitroPlugin((nitroApp) => {
   const store = useStreamStore()
   useStreamHttp()
   if (isAuthEnabled()) useServerToken()
-  else console.warn('[streams] NUXT_STREAMS_AUTH=off: protocol writes need no token')
+  else console.warn('[streams] NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off: protocol writes need no token')
   store.sweepExpired()
   const sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS)
   sweeper.unref()

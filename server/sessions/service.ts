@@ -37,7 +37,7 @@ export interface SessionServiceOptions {
   isServerToken: (token: string) => boolean
   /** Signs presence keys (see PresenceKeys); keys survive restarts as long as it does. */
   presenceSecret: Buffer
-  /** Distinct presence users a session admits within any hour (NUXT_PRESENCE_MAX_USERS_PER_HOUR). */
+  /** Distinct presence users a session admits within any hour (NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR). */
   presenceMaxUsersPerHour: number
 }
 

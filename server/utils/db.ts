@@ -6,16 +6,16 @@ import type { OpenDatabase, Synchronous } from '../db/client'
 
 let database: OpenDatabase | undefined
 
-/** The data directory (NUXT_DATA_DIR): the SQLite file and generated secrets live here. */
+/** The data directory (NUXT_DURABLE_SESSIONS_DATA_DIR): the SQLite file and generated secrets live here. */
 export function useDataDir(): string {
-  return resolve(useRuntimeConfig().dataDir)
+  return resolve(useRuntimeConfig().durableSessions.dataDir)
 }
 
 /** The app's one SQLite connection, opened and migrated on first use. */
 export function useDB(): OpenDatabase['db'] {
   if (!database) {
     const dataDir = useDataDir()
-    database = openDatabase(join(dataDir, 'sessions.sqlite'), useRuntimeConfig().sqliteSynchronous as Synchronous)
+    database = openDatabase(join(dataDir, 'sessions.sqlite'), useRuntimeConfig().durableSessions.sqliteSynchronous as Synchronous)
     applyMigrations(database.db, migrationFiles, join(dataDir, '.migrations'))
   }
   return database.db

@@ -6,12 +6,12 @@ import { join } from 'node:path'
 let serverToken: string | undefined
 
 /**
- * The server token (NUXT_STREAMS_TOKEN), or one generated on first start and kept in the data
+ * The server token (NUXT_DURABLE_SESSIONS_STREAMS_TOKEN), or one generated on first start and kept in the data
  * directory. Only its location is logged, never the token.
  */
 export function useServerToken(): string {
   if (serverToken) return serverToken
-  const configured = useRuntimeConfig().streamsToken
+  const configured = useRuntimeConfig().durableSessions.streamsToken
   if (configured) return (serverToken = configured)
   const dataDir = useDataDir()
   const file = join(dataDir, 'server-token')
@@ -25,7 +25,7 @@ export function useServerToken(): string {
 }
 
 export function isAuthEnabled(): boolean {
-  return String(useRuntimeConfig().streamsAuth).toLowerCase() !== 'off'
+  return String(useRuntimeConfig().durableSessions.streamsAuth).toLowerCase() !== 'off'
 }
 
 export function bearerToken(req: IncomingMessage): string | undefined {

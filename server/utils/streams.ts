@@ -13,7 +13,7 @@ export function useStreamStore(): StreamStore {
 
 export function useStreamHttp(): StreamHttpHandler {
   if (!http) {
-    const config = useRuntimeConfig()
+    const config = useRuntimeConfig().durableSessions
     http = new StreamHttpHandler(useStreamStore(), {
       basePath: STREAM_BASE_PATH,
       longPollTimeoutMs: Number(config.streamsLongPollTimeoutMs),

@@ -21,7 +21,7 @@ console.info(`[conformance] fast-check seed ${SEED}`)
 
 beforeAll(async () => {
   server = await startServer({
-    env: { NUXT_STREAMS_AUTH: 'off', NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: String(LONG_POLL_TIMEOUT_MS) },
+    env: { NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off', NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: String(LONG_POLL_TIMEOUT_MS) },
   })
   options.baseUrl = server.url
 })

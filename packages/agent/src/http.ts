@@ -98,7 +98,7 @@ function apiError(response: Response, body: unknown, transport: Transport, call:
     case 401:
       error = new UnauthorizedError(call.sessionId
         ? `${call.action}: the token is not valid for session ${call.sessionId} on ${transport.server} (401). Pass the agentToken that createSession returned for this session, or the server token. Server said: ${said}`
-        : `${call.action}: ${transport.server} refused the token (401). Pass the server token (NUXT_STREAMS_TOKEN) or none. Server said: ${said}`, status, code, call.sessionId)
+        : `${call.action}: ${transport.server} refused the token (401). Pass the server token (NUXT_DURABLE_SESSIONS_STREAMS_TOKEN) or none. Server said: ${said}`, status, code, call.sessionId)
       break
     case 403:
       error = new ForbiddenError(`${call.action} is not allowed for ${session} (403): ${said}`, status, code, call.sessionId)
