@@ -1,19 +1,31 @@
+import { fileURLToPath } from 'node:url'
 import { readMigrationFiles } from './server/db/migration-files'
+
+/**
+ * This project is an app and a Nuxt layer at once (`extends: ['durable-sessions-vue']`). Paths
+ * here are this folder's, wherever it is installed: never the working directory's, nor `~`, which
+ * is the extending app's.
+ */
+const inThisLayer = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
 export default defineNuxtConfig({
   // Names this layer: Nuxt then defines `#layers/durable-sessions` as its root, wherever it is
   // installed. Code here imports shared/ through it, because `#shared` is the root app's folder.
   $meta: { name: 'durable-sessions' },
   compatibilityDate: '2026-11-01',
-  srcDir: '.',
   modules: ['@pinia/nuxt', '@vueuse/nuxt'],
-  // Only .vue files are components: a render helper may sit next to the component it serves.
-  components: [{ path: '~/components', extensions: ['vue'] }],
+  // Every component is `Ds…` (DsSessionViewerLayout, DsUiThemeRoot): no clash with an app's own,
+  // and an app overrides one by making a component of the same name. Only .vue files are
+  // components: a render helper may sit next to the component it serves.
+  components: [{ path: inThisLayer('components'), prefix: 'Ds', extensions: ['vue'] }],
+  // useSessionStore for the templates of an app extending this layer too (Pinia's default is the app's stores/ only).
+  pinia: { storesDirs: ['stores'] },
   devtools: { enabled: false },
   typescript: {
     // Benchmark profiles keep a copy of the built server (JavaScript that defines a global
-    // $fetch); type-checking it would shadow Nuxt's typed $fetch.
-    tsConfig: { exclude: ['../bench/results/**', '../packages/*/dist/**'] },
+    // $fetch); type-checking it would shadow Nuxt's typed $fetch. The layer fixture is an app of
+    // its own, checked as one (nuxt typecheck tests/fixtures/layer-app).
+    tsConfig: { exclude: ['../bench/results/**', '../packages/*/dist/**', '../tests/fixtures/**'] },
   },
   telemetry: false,
   // One namespace, so an app extending this layer keeps its own settings apart: every variable is
@@ -74,7 +86,7 @@ export default defineNuxtConfig({
     experimental: { tasks: true },
     scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention'] },
     virtual: {
-      '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles('server/db/migrations'))}`,
+      '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/migrations')))}`,
     },
   },
 })
