@@ -13,7 +13,7 @@ import { compareOffsets, fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
 import type { BatchFit } from '../lib/offsets'
 
 /** How often the presence window is re-evaluated: someone who left drops out at most this late. */
-export const PRESENCE_CLOCK_MS = 5_000
+const PRESENCE_CLOCK_MS = 5_000
 
 /** Identifies one optimistic write of an entity, so only the latest write of it may roll back. */
 export type LocalWriteToken = number
