@@ -10,6 +10,7 @@ import type { LiveStatus, ReconnectInfo } from '../transport/live-stream'
 import { fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
 import { resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
+import { Listeners } from './listeners'
 import { RefCountedMap } from './ref-counted'
 
 export interface AgentEventMeta {
@@ -41,7 +42,7 @@ export interface AgentFeedOptions extends SessionClientOptions {
 export class AgentFeed {
   readonly state: AgentFeedState
   readonly live: LiveStream
-  private readonly listeners = new Set<AgentCallbacks>()
+  private readonly listeners = new Listeners<AgentCallbacks>('agent')
   private caughtUp = false
 
   constructor(readonly agentId: string, private readonly options: AgentFeedOptions = {}) {
@@ -64,17 +65,14 @@ export class AgentFeed {
       onGone: async () => {
         Object.assign(this.state, createAgentFeedState(STREAM_START_OFFSET))
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.(info)),
-      onError: error => this.emit(listener => listener.onError?.(error)),
-      onStatus: status => this.emit(listener => listener.onStatus?.(status)),
+      onReconnect: info => this.listeners.emit(listener => listener.onReconnect?.(info)),
+      onError: error => this.listeners.emit(listener => listener.onError?.(error)),
+      onStatus: status => this.listeners.emit(listener => listener.onStatus?.(status)),
     })
   }
 
   listen(callbacks: AgentCallbacks): () => void {
-    this.listeners.add(callbacks)
-    return () => {
-      this.listeners.delete(callbacks)
-    }
+    return this.listeners.add(callbacks)
   }
 
   clearStreaming(): void {
@@ -87,19 +85,8 @@ export class AgentFeed {
     const { event } = decoded
     const steps = foldAgentEvent(this.state, event, this.options.maxTools)
     const meta: AgentEventMeta = { sessionId: event.data.sessionId, offset, live: this.caughtUp }
-    if (event.channel === 'agentState') this.emit(listener => listener.onState?.(event.data, meta))
-    for (const step of steps) this.emit(listener => listener.onStep?.(step, meta))
-  }
-
-  private emit(call: (listener: AgentCallbacks) => void): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        call(listener)
-      }
-      catch (error) {
-        console.error('[sessions] agent callback failed', error)
-      }
-    }
+    if (event.channel === 'agentState') this.listeners.emit(listener => listener.onState?.(event.data, meta))
+    for (const step of steps) this.listeners.emit(listener => listener.onStep?.(step, meta))
   }
 }
 

@@ -11,11 +11,12 @@ import { useSessionStore } from '../stores/session'
 import type { SessionStore } from '../stores/session'
 import type { BackoffSchedule } from '../lib/backoff'
 import { LiveStream } from '../transport/live-stream'
-import type { LiveBatch, LiveStatus, ReconnectInfo } from '../transport/live-stream'
+import type { LiveBatch, LiveStatus, LiveStreamOptions, ReconnectInfo } from '../transport/live-stream'
 import { toError } from '../transport/errors'
 import type { SessionApiError } from '../transport/errors'
 import { fetchDetails, fetchSnapshot, resolveBaseUrl } from '../transport/session-api'
 import type { SessionClientOptions } from '../transport/session-api'
+import { Listeners } from './listeners'
 import { perPinia } from './ref-counted'
 
 export type SessionStreamName = 'session' | 'presence'
@@ -62,11 +63,10 @@ export class SessionSubscription {
   readonly lastError: ComputedRef<SessionApiError | null>
   readonly nextRetryAt: ComputedRef<number | null>
 
-  private readonly listeners = new Set<SessionCallbacks>()
+  private readonly listeners = new Listeners<SessionCallbacks>('subscription')
   private hydrating?: Promise<void>
 
   constructor(readonly sessionId: string, readonly store: SessionStore, private readonly options: SessionSubscriptionOptions = {}) {
-    const base = resolveBaseUrl(options)
     this.router = new SessionEventRouter({
       // A failing handler is a bug worth seeing even when nobody listens for errors.
       onError: (error, event) => {
@@ -74,38 +74,22 @@ export class SessionSubscription {
         this.reportError(error)
       },
     })
-    const common = {
-      fetch: options.fetch,
-      backoff: options.backoff,
-      prepare: () => this.ensureHydrated(),
-      onError: (error: Error) => this.reportError(error),
-    }
-    this.main = new LiveStream({
-      ...common,
-      url: `${base}${streamUrlPath(sessionStreamPath(sessionId))}`,
-      offset: () => store.offset,
-      onBatch: batch => this.onBatch('session', batch),
+    this.main = this.follow('session', sessionStreamPath(sessionId), () => store.offset, {
       // History before our offset was trimmed by retention: start over from a fresh snapshot.
       onGone: async () => {
         store.hydrate(await fetchSnapshot(sessionId, options), { force: true })
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'session' })),
       onStatus: (status) => {
-        this.emit(listener => listener.onStatus?.(status))
-        if (status === 'closed') this.emit(listener => listener.onClose?.())
+        this.listeners.emit(listener => listener.onStatus?.(status))
+        if (status === 'closed') this.listeners.emit(listener => listener.onClose?.())
       },
     })
-    this.presence = new LiveStream({
-      ...common,
-      url: `${base}${streamUrlPath(presenceStreamPath(sessionId))}`,
-      offset: () => store.presenceOffset,
-      onBatch: batch => this.onBatch('presence', batch),
+    this.presence = this.follow('presence', presenceStreamPath(sessionId), () => store.presenceOffset, {
       // Presence keeps minutes of history: a tab asleep longer re-reads who is here.
       onGone: async () => {
         const details = await fetchDetails(sessionId, options)
         store.replacePresence(details.presence, details.presenceOffset)
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'presence' })),
     })
     this.status = computed(() => this.main.status.value)
     this.lastError = computed(() => this.main.lastError.value ?? this.presence.lastError.value)
@@ -128,10 +112,23 @@ export class SessionSubscription {
   }
 
   listen(callbacks: SessionCallbacks): () => void {
-    this.listeners.add(callbacks)
-    return () => {
-      this.listeners.delete(callbacks)
-    }
+    return this.listeners.add(callbacks)
+  }
+
+  /** One of the session's streams, read into the store from where the store stands in it. */
+  private follow(stream: SessionStreamName, path: string, offset: () => string, own: Pick<LiveStreamOptions, 'onGone' | 'onStatus'>): LiveStream {
+    return new LiveStream({
+      ...own,
+      url: `${resolveBaseUrl(this.options)}${streamUrlPath(path)}`,
+      fetch: this.options.fetch,
+      backoff: this.options.backoff,
+      offset,
+      // Both streams wait for the store's snapshot (when it has none) before reading.
+      prepare: () => this.ensureHydrated(),
+      onBatch: batch => this.onBatch(stream, batch),
+      onError: error => this.reportError(error),
+      onReconnect: info => this.listeners.emit(listener => listener.onReconnect?.({ ...info, stream })),
+    })
   }
 
   private ensureHydrated(): Promise<void> {
@@ -158,25 +155,14 @@ export class SessionSubscription {
       if (!decoded) continue
       this.router.route(decoded.event)
       const meta: SessionEventMeta = { stream, offset: batch.to, operation: decoded.operation }
-      this.emit(listener => listener.onEvent?.(decoded.event, meta))
+      this.listeners.emit(listener => listener.onEvent?.(decoded.event, meta))
     }
     return true
   }
 
   private reportError(error: unknown): void {
     const failure = toError(error)
-    this.emit(listener => listener.onError?.(failure))
-  }
-
-  private emit(call: (listener: SessionCallbacks) => void): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        call(listener)
-      }
-      catch (error) {
-        console.error('[sessions] subscription callback failed', error)
-      }
-    }
+    this.listeners.emit(listener => listener.onError?.(failure))
   }
 }
 
