@@ -54,6 +54,9 @@ export interface UseSessionViewerReturn {
   onReconnect: () => void
 }
 
+/** The statusMessage of loadSession's 404, by which an error page tells a missing session from a missing page. */
+export const SESSION_NOT_FOUND = 'Session not found'
+
 /**
  * Loads a session for rendering: on the server (and on client-side navigation) from its
  * snapshot; after SSR, the store arrives hydrated in Pinia's payload — offsets included — and
@@ -68,7 +71,7 @@ export async function loadSession(sessionId: string): Promise<void> {
   }
   catch (error) {
     const notFound = toSessionApiError(error).status === 404
-    throw createError({ statusCode: notFound ? 404 : 502, statusMessage: notFound ? 'Session not found' : 'Session unavailable', fatal: true })
+    throw createError({ statusCode: notFound ? 404 : 502, statusMessage: notFound ? SESSION_NOT_FOUND : 'Session unavailable', fatal: true })
   }
 }
 

@@ -86,6 +86,15 @@ describe('the app extending this project as a layer', () => {
     const html = await response.text()
     expect(html).toContain('Layer page in the app')
     expect(html).toContain('data-testid="team-header"')
-    expect((await fetch(`${server.url}/sessions/no-such-session`)).status).toBe(404)
+    const page = { headers: { accept: 'text/html' } }
+    const missingSession = await fetch(`${server.url}/sessions/no-such-session`, page)
+    expect(missingSession.status).toBe(404)
+    expect(await missingSession.text()).toContain('This session does not exist')
+    // The layer's error page serves the app's own routes too, and does not call every 404 a session.
+    const missingPage = await fetch(`${server.url}/team/${session.id}/nothing-here`, page)
+    expect(missingPage.status).toBe(404)
+    const errorPage = await missingPage.text()
+    expect(errorPage).toContain('This page does not exist')
+    expect(errorPage).not.toContain('This session does not exist')
   })
 })
