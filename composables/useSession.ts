@@ -1,29 +1,23 @@
 import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { PresenceBody } from '#shared/sessions/api'
-import type { AgentState, Channel, Presence, TerminalEntry, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
-import type { AgentMessage } from '#shared/sessions/reducer'
-import type { ChannelHandler, SessionEventRouter } from '#shared/sessions/router'
-import { useSessionStore } from '../stores/session'
+import type { PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
+import type { AgentState, Channel, Presence, TerminalEntry, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { ChannelHandler, SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
 import type { SessionStore } from '../stores/session'
-import type { LiveStatus } from '../utils/live-stream'
-import { currentPinia } from '../utils/pinia'
-import { captureCollaboratorKey, rememberCollaboratorKey } from '../utils/session-credentials'
-import { acquireSession } from '../utils/session-subscription'
-import type { SessionCallbacks, SessionHandle, SessionSubscription, SessionSubscriptionOptions } from '../utils/session-subscription'
-import { sendApprovalDecision, sendPresence, sendTerminalInput } from '../utils/session-writes'
-import type { SendResult, SessionWriteOptions, TerminalInputCallbacks } from '../utils/session-writes'
-import { writeManagerFor } from '../utils/write-manager'
-import type { TrackedWrite } from '../utils/write-manager'
+import { currentPinia } from '../sync/pinia'
+import type { Lease } from '../sync/ref-counted'
+import { acquireSessionInstance } from '../sync/session-instances'
+import type { SessionInstance, SessionUser } from '../sync/session-instances'
+import type { SessionCallbacks, SessionSubscription, SessionSubscriptionOptions } from '../sync/session-subscription'
+import { sendApprovalDecision, sendPresence, sendTerminalInput, writeOptionsOf } from '../sync/session-writes'
+import type { SendResult, SessionWriteOptions, TerminalInputCallbacks } from '../sync/session-writes'
+import type { TrackedWrite } from '../sync/write-manager'
+import type { SessionApiError } from '../transport/errors'
+import type { LiveStatus } from '../transport/live-stream'
+import { rememberCollaboratorKey } from '../transport/session-credentials'
 import { useIdentity } from './useIdentity'
-
-/** Who presence and approval decisions are attributed to. */
-export interface SessionUser {
-  userId: string
-  displayName?: string
-  avatarUrl?: string
-}
 
 export interface UseSessionOptions extends SessionSubscriptionOptions {
   /** Follow the session live. Only ever in the browser; during SSR the store is read as hydrated. Default true. */
@@ -33,7 +27,7 @@ export interface UseSessionOptions extends SessionSubscriptionOptions {
    * Default: taken from the page URL's `?key=` when there is one.
    */
   collaboratorKey?: MaybeRefOrGetter<string | null | undefined>
-  /** Speaker of presence updates and approval decisions. Default: useIdentity(). */
+  /** Speaker of presence updates and approval decisions. Default: this browser's user (useIdentity()). */
   user?: MaybeRefOrGetter<SessionUser>
   /** Options for writes: headers (default: stored credentials), retries (default 3). */
   writes?: Pick<SessionWriteOptions, 'headers' | 'retries' | 'manager'>
@@ -43,6 +37,8 @@ export type PresenceUpdate = Partial<Pick<PresenceBody, 'cursor' | 'displayName'
 
 export interface UseSessionReturn {
   store: ComputedRef<SessionStore>
+  /** Who this component's presence and decisions speak as: `options.user`, else this browser's user. */
+  user: ComputedRef<SessionUser>
   messages: ComputedRef<AgentMessage[]>
   toolCalls: ComputedRef<ToolCall[]>
   /** Presence records by user id (including ones gone quiet; see `participants`). */
@@ -59,7 +55,7 @@ export interface UseSessionReturn {
   /** No state yet: neither SSR-hydrated nor a snapshot loaded. */
   isLoading: ComputedRef<boolean>
   /** The last connection error, cleared when live again. */
-  error: ComputedRef<Error | null>
+  error: ComputedRef<SessionApiError | null>
   /** When the next reconnect attempt starts (ms since epoch), for a countdown. */
   nextRetryAt: ComputedRef<number | null>
   /** Main stream offset the store stands at. */
@@ -75,7 +71,7 @@ export interface UseSessionReturn {
   /** This session's writes of the last minute. */
   writes: ComputedRef<TrackedWrite[]>
   /** Error of the latest failed write of this session. */
-  writeError: ComputedRef<Error | null>
+  writeError: ComputedRef<SessionApiError | null>
   sendInput: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
   updatePresence: (update?: PresenceUpdate) => Promise<SendResult<Presence>>
   approve: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>
@@ -84,28 +80,31 @@ export interface UseSessionReturn {
   retryNow: () => void
 }
 
+/** This browser's user, from its identity: made once per session instance. */
+function browserUser(): ComputedRef<SessionUser> {
+  const identity = useIdentity()
+  return computed(() => ({ userId: identity.userId.value, displayName: identity.displayName.value || undefined }))
+}
+
 /**
  * A session's channels, live: state from the Pinia store (SSR-hydrated or loaded from the
- * snapshot), kept current by the tab's one shared subscription, plus optimistic writes.
+ * snapshot), kept current by the tab's one shared subscription, plus optimistic writes. Every
+ * useSession (and useTerminal, usePresence) of a session holds one shared instance of it
+ * (sync/session-instances.ts); what a call adds of its own is its handlers and write options.
  */
 export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSessionOptions = {}): UseSessionReturn {
   const { live = true } = options
   const pinia = currentPinia(options.pinia)
   if (!pinia) throw new Error('useSession needs Pinia (app.use(createPinia()) or options.pinia)')
   const id = computed(() => toValue(sessionId))
-  const store = computed(() => useSessionStore(id.value, pinia))
-  const handle = shallowRef<SessionHandle>()
-  const identity = options.user === undefined ? useIdentity() : undefined
-  const user = computed<SessionUser>(() => options.user === undefined
-    ? { userId: identity!.userId.value, displayName: identity!.displayName.value || undefined }
-    : toValue(options.user))
+  const lease = shallowRef<Lease<SessionInstance>>()
 
   // Router handlers and callbacks of this component, re-attached to whichever session is current.
   type Attachment = (subscription: SessionSubscription) => () => void
   const attachments = new Set<Attachment>()
   const detachers = new Map<Attachment, () => void>()
   const attach = (attachment: Attachment) => {
-    const subscription = handle.value?.subscription
+    const subscription = lease.value?.value.subscription
     if (subscription) detachers.set(attachment, attachment(subscription))
   }
   const detachAll = () => {
@@ -122,35 +121,35 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
     }
   }
 
-  if (isClient) {
+  watch(id, (current) => {
+    detachAll()
+    lease.value?.release()
+    lease.value = acquireSessionInstance(current, { ...options, pinia, live, manager: options.writes?.manager, currentUser: browserUser })
+    for (const attachment of attachments) attach(attachment)
+  }, { immediate: true })
+  tryOnScopeDispose(() => {
+    detachAll()
+    attachments.clear()
+    lease.value?.release()
+    lease.value = undefined
+  })
+  if (isClient && options.collaboratorKey !== undefined) {
     watch([id, () => toValue(options.collaboratorKey)], ([current, key]) => {
       if (key) rememberCollaboratorKey(current, key)
-      else captureCollaboratorKey(current)
     }, { immediate: true })
-  }
-  if (isClient && live) {
-    watch(id, (current) => {
-      detachAll()
-      handle.value?.release()
-      handle.value = acquireSession(current, { ...options, pinia })
-      for (const attachment of attachments) attach(attachment)
-    }, { immediate: true })
-    tryOnScopeDispose(() => {
-      detachAll()
-      attachments.clear()
-      handle.value?.release()
-      handle.value = undefined
-    })
   }
 
-  const subscription = computed(() => handle.value?.subscription)
-  const manager = options.writes?.manager ?? writeManagerFor(pinia)
-  const writeOptions = (): SessionWriteOptions => ({ ...options.writes, baseUrl: options.baseUrl, fetch: options.fetch, pinia, manager })
-  const writes = computed(() => manager.writes.filter(write => write.sessionId === id.value))
+  const instance = computed(() => lease.value!.value)
+  const store = computed(() => instance.value.store)
+  const subscription = computed(() => instance.value.subscription)
+  const user = computed<SessionUser>(() => options.user === undefined ? instance.value.user.value : toValue(options.user))
+  const writeOptions = writeOptionsOf(options)
+  const writes = computed(() => instance.value.writes.value)
   const status = computed<LiveStatus>(() => subscription.value?.status.value ?? 'connecting')
 
   return {
     store,
+    user,
     messages: computed(() => store.value.messages),
     toolCalls: computed(() => store.value.toolCalls),
     presence: computed(() => store.value.presence),
@@ -171,13 +170,13 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
     onReconnect: callback => addAttachment(subscription => subscription.listen({ onReconnect: callback })),
     writes,
     writeError: computed(() => writes.value.findLast(write => write.status === 'failed')?.error ?? null),
-    sendInput: (input, callbacks) => sendTerminalInput(id.value, input, callbacks, writeOptions()),
+    sendInput: (input, callbacks) => sendTerminalInput(id.value, input, callbacks, writeOptions),
     updatePresence: (update = {}) => {
       const { userId, displayName, avatarUrl } = user.value
-      return sendPresence(id.value, { userId, displayName, avatarUrl, ...update, action: update.action ?? 'update' }, writeOptions())
+      return sendPresence(id.value, { userId, displayName, avatarUrl, ...update, action: update.action ?? 'update' }, writeOptions)
     },
-    approve: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'approved', { actor: user.value.displayName, reason }, {}, writeOptions()),
-    reject: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'rejected', { actor: user.value.displayName, reason }, {}, writeOptions()),
+    approve: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'approved', { actor: user.value.displayName, reason }, {}, writeOptions),
+    reject: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'rejected', { actor: user.value.displayName, reason }, {}, writeOptions),
     retryNow: () => subscription.value?.retryNow(),
   }
 }

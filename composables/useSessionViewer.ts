@@ -1,16 +1,20 @@
 import { useEventListener } from '@vueuse/core'
 import { computed, onMounted, shallowRef } from 'vue'
 import type { ComputedRef } from 'vue'
-import type { SessionSnapshot } from '#shared/sessions/api'
+import { createError, useRequestURL } from '#imports'
+import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
+import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
 import { useSessionStore } from '../stores/session'
-import { collaboratorKeyFor, heldCredentials } from '../utils/session-credentials'
-import type { ConnectionState, TerminalLineView } from '../utils/session-view'
-import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
-import type { AgentMessage } from '#shared/sessions/reducer'
-import { useIdentity } from './useIdentity'
+import { toSessionApiError } from '../transport/errors'
+import type { LiveStatus } from '../transport/live-stream'
+import { fetchSnapshot } from '../transport/session-api'
+import { collaboratorKeyFor, heldCredentials } from '../transport/session-credentials'
 import { usePresence } from './usePresence'
 import { useSession } from './useSession'
+import { useSessionApiOptions } from './useSessionApiOptions'
 import { useTerminal } from './useTerminal'
+import type { TerminalLine } from './useTerminal'
 
 export interface UseSessionViewerOptions {
   /** Join presence and share this user's cursor (the app page). Default true; embeds only watch. */
@@ -25,7 +29,7 @@ export interface UseSessionViewerOptions {
 /** Everything SessionViewerLayout is fed, in its prop names. */
 export interface SessionViewerProps {
   title: string
-  connectionState: ConnectionState
+  connectionState: LiveStatus
   nextRetryAt: number | null
   agentStates: AgentState[]
   participants: Presence[]
@@ -36,7 +40,7 @@ export interface SessionViewerProps {
   canCollaborate: boolean
   messages: AgentMessage[]
   toolCalls: ToolCall[]
-  terminalLines: TerminalLineView[]
+  terminalLines: TerminalLine[]
   inputHistory: string[]
   terminalError: string | null
   workflow: WorkflowEvent[]
@@ -50,6 +54,9 @@ export interface UseSessionViewerReturn {
   onReconnect: () => void
 }
 
+/** The statusMessage of loadSession's 404, by which an error page tells a missing session from a missing page. */
+export const SESSION_NOT_FOUND = 'Session not found'
+
 /**
  * Loads a session for rendering: on the server (and on client-side navigation) from its
  * snapshot; after SSR, the store arrives hydrated in Pinia's payload — offsets included — and
@@ -58,10 +65,14 @@ export interface UseSessionViewerReturn {
 export async function loadSession(sessionId: string): Promise<void> {
   const store = useSessionStore(sessionId)
   if (store.hydrated) return
-  const snapshot = await $fetch<SessionSnapshot>(`/api/sessions/${encodeURIComponent(sessionId)}/snapshot`).catch((error: { statusCode?: number }) => {
-    throw createError({ statusCode: error.statusCode === 404 ? 404 : 502, statusMessage: error.statusCode === 404 ? 'Session not found' : 'Session unavailable', fatal: true })
-  })
-  store.hydrate(snapshot)
+  const options = useSessionApiOptions()
+  try {
+    store.hydrate(await fetchSnapshot(sessionId, options))
+  }
+  catch (error) {
+    const notFound = toSessionApiError(error).status === 404
+    throw createError({ statusCode: notFound ? 404 : 502, statusMessage: notFound ? SESSION_NOT_FOUND : 'Session unavailable', fatal: true })
+  }
 }
 
 /**
@@ -73,9 +84,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   const session = useSession(sessionId)
   const terminal = useTerminal(sessionId)
   const presence = joinPresence ? usePresence(sessionId) : undefined
-  const identity = useIdentity()
   const origin = useRequestURL().origin
-  const viewerUrl = `${origin}/sessions/${sessionId}`
+  const viewerUrl = `${origin}${sessionPagePath(sessionId)}`
 
   // Credentials live in this browser's storage: read once mounted, so the server render and the
   // hydrating render agree (both as a viewer) and collaborator controls appear right after.
@@ -92,10 +102,10 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     nextRetryAt: session.nextRetryAt.value,
     agentStates: Object.values(session.agentState.value),
     participants: presence?.participants.value ?? session.participants.value,
-    selfId: identity.userId.value || null,
+    selfId: session.user.value.userId || null,
     viewerUrl,
     collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
-    embedUrl: `/embed/sessions/${sessionId}`,
+    embedUrl: embedPagePath(sessionId),
     canCollaborate: credentials.value.canCollaborate,
     messages: session.messages.value,
     toolCalls: session.toolCalls.value,

@@ -1,12 +1,13 @@
 import { computed } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
-import type { TerminalEntry } from '#shared/sessions/channels'
-import type { LiveStatus } from '../utils/live-stream'
-import type { SendResult, TerminalInputCallbacks } from '../utils/session-writes'
+import type { TerminalEntry } from '#layers/durable-sessions/shared/sessions/channels'
+import type { SessionApiError } from '../transport/errors'
+import type { LiveStatus } from '../transport/live-stream'
+import type { SendResult, TerminalInputCallbacks } from '../sync/session-writes'
 import { useSession } from './useSession'
 import type { UseSessionOptions } from './useSession'
 
-/** A terminal entry as shown: `pending` while its write is unconfirmed. */
+/** A terminal entry as the viewer shows it: optimistic input is `pending` until the stream confirms it. */
 export interface TerminalLine extends TerminalEntry {
   pending?: boolean
 }
@@ -21,7 +22,7 @@ export interface UseTerminalReturn {
   /** Sends user input (collaborator key or agent token needed); shows at once, rolls back if refused. */
   sendCommand: (input: string, callbacks?: TerminalInputCallbacks) => Promise<SendResult<TerminalEntry>>
   /** Why the latest command was rolled back, if it was. */
-  error: ComputedRef<Error | null>
+  error: ComputedRef<SessionApiError | null>
   status: ComputedRef<LiveStatus>
 }
 

@@ -1,4 +1,5 @@
 import { toRaw, unref } from 'vue'
+import { definePayloadPlugin, definePayloadReducer, definePayloadReviver } from '#imports'
 
 /**
  * A session store's state is plain JSON and may hold 10,000+ events. Walking it value by value

@@ -1,20 +1,19 @@
 import { useIntervalFn } from '@vueuse/core'
 import { defineStore, skipHydrate } from 'pinia'
 import type { _ActionsTree, _GettersTree, _StoreWithState, Pinia, StateTree } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, reactive, ref, shallowRef } from 'vue'
 import type { Ref } from 'vue'
-import type { SessionSnapshot, SessionSummary } from '#shared/sessions/api'
-import type { AgentState, Answer, Chunk, Presence, Prompt, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from '#shared/sessions/channels'
-import { applyChange, hasEntity } from '#shared/sessions/reducer'
-import type { AgentMessage, ConversationEntry, SessionState } from '#shared/sessions/reducer'
-import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '#shared/sessions/selectors'
-import { keyOf, toChange } from '#shared/sessions/wire'
-import { compareOffsets, fitBatch, STREAM_START_OFFSET } from '../utils/offsets'
-import type { BatchFit } from '../utils/offsets'
-import { reactiveState, stateRef } from '../utils/reactive-state'
+import type { SessionSnapshot, SessionSummary } from '#layers/durable-sessions/shared/sessions/api'
+import type { AgentState, Answer, Chunk, Presence, Prompt, SessionEvent, TerminalEntry, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { applyChange, hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { AgentMessage, ConversationEntry, SessionState } from '#layers/durable-sessions/shared/sessions/reducer'
+import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '#layers/durable-sessions/shared/sessions/selectors'
+import { keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { compareOffsets, fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
+import type { BatchFit } from '../lib/offsets'
 
 /** How often the presence window is re-evaluated: someone who left drops out at most this late. */
-export const PRESENCE_CLOCK_MS = 5_000
+const PRESENCE_CLOCK_MS = 5_000
 
 /** Identifies one optimistic write of an entity, so only the latest write of it may roll back. */
 export type LocalWriteToken = number
@@ -22,6 +21,13 @@ export type LocalWriteToken = number
 /** The channels this client writes optimistically; the reducer has no removal for the others. */
 type LocalChannel = 'terminal' | 'workflow' | 'presence'
 export type LocalEvent = Extract<SessionEvent, { channel: LocalChannel }>
+
+// Vue types `ref<T>()` and `reactive<T>()` with a deep UnwrapRef<T>, which recurses without end on
+// the JSON type of tool call input and output (TS2589). Session state holds no nested refs, so the
+// state keeps its plain types; at runtime these are ref() and reactive().
+function stateRef<T>(value: T): Ref<T> {
+  return ref(value) as Ref<T>
+}
 
 function setupSessionStore() {
   // State: exactly what the SSR payload carries to the browser, offsets included, so the page
@@ -44,7 +50,7 @@ function setupSessionStore() {
   const hydrated = ref(false)
 
   // The shared reducer folds into a SessionState; this one is a view over the refs above.
-  const state = reactiveState<SessionState>({ chunks, messages, toolCalls, terminal, workflow, agentState, presence, prompts, answers, conversation })
+  const state = reactive<object>({ chunks, messages, toolCalls, terminal, workflow, agentState, presence, prompts, answers, conversation }) as SessionState
 
   // Client-only clock for the presence window; useIntervalFn does not start during SSR.
   const now = shallowRef(Date.now())

@@ -1,4 +1,7 @@
-/** Small, deterministic formatters shared by the viewer's components (same output on server and client). */
+/**
+ * What templates show: small, deterministic formatters (the same output on the server and in the
+ * browser). Auto-imported, so an app extending this layer has them in its templates too.
+ */
 
 /** 850 → "850 ms", 1234 → "1.2 s", 65_000 → "1 min 5 s", 3_720_000 → "1 h 2 min". */
 export function formatDuration(ms: number | null | undefined): string {
@@ -11,18 +14,6 @@ export function formatDuration(ms: number | null | undefined): string {
   if (minutes < 60) return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`
   const hours = Math.floor(minutes / 60)
   return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`
-}
-
-/** Whole seconds until `target` (never negative), for "reconnecting in 3 s". */
-export function secondsUntil(target: number, now: number): number {
-  return Math.max(0, Math.ceil((target - now) / 1000))
-}
-
-/** Accepts epoch milliseconds, an ISO string or a Date; null when absent or unparsable. */
-export function toEpochMs(value: number | string | Date | null | undefined): number | null {
-  if (value === null || value === undefined) return null
-  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : value.getTime()
-  return Number.isFinite(ms) ? ms : null
 }
 
 /** "Ada Lovelace" → "AL", "grace" → "GR", "" → "?". */
@@ -48,41 +39,6 @@ export function prettyJson(value: unknown): string {
   }
   catch {
     return '[unserialisable value]'
-  }
-}
-
-/** Escapes text for an HTML attribute value in double quotes (the copied embed snippet). */
-export function escapeHtmlAttribute(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-export interface EmbedSnippetOptions {
-  src: string
-  title: string
-  height?: number
-}
-
-/**
- * The `<iframe>` users paste into their own pages. Every value is attribute-escaped: a session
- * titled `"><script>…` must not inject markup into the page of whoever pastes the snippet.
- */
-export function buildEmbedSnippet({ src, title, height = 600 }: EmbedSnippetOptions): string {
-  return `<iframe src="${escapeHtmlAttribute(src)}" title="${escapeHtmlAttribute(title)}" width="100%" height="${Math.round(height)}" style="border:0;border-radius:8px" loading="lazy" allow="clipboard-write"></iframe>`
-}
-
-/** The embed URL with `?panels=` and `?theme=` set (others kept); unchanged when it cannot be parsed. */
-export function withEmbedOptions(url: string, options: { panels?: readonly string[], theme?: 'light' | 'dark' | null }): string {
-  try {
-    const parsed = new URL(url, 'http://placeholder.invalid')
-    if (options.panels?.length) parsed.searchParams.set('panels', options.panels.join(','))
-    else parsed.searchParams.delete('panels')
-    if (options.theme) parsed.searchParams.set('theme', options.theme)
-    else parsed.searchParams.delete('theme')
-    const absolute = /^[a-z][a-z\d+.-]*:/i.test(url)
-    return absolute ? parsed.href : parsed.pathname + parsed.search + parsed.hash
-  }
-  catch {
-    return url
   }
 }
 

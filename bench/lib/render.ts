@@ -1,8 +1,8 @@
 import { createSSRApp, h } from 'vue'
 import { renderToString } from 'vue/server-renderer'
-import { parseAnsi } from '../../utils/ansi'
-import { createMarkdownParser, parseMarkdown } from '../../utils/markdown'
-import { renderMarkdown } from '../../utils/markdown-render'
+import { parseAnsi } from '../../lib/ansi'
+import { createMarkdownParser, parseMarkdown } from '../../lib/markdown'
+import { renderMarkdown } from '../../components/session/markdown-render'
 import { HOSTILE_ANSI, HOSTILE_MARKDOWN, agentMessage } from '../../tests/support/hostile-inputs'
 import { median, round } from './stats'
 

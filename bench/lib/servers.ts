@@ -131,10 +131,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /**
  * Our built server: `node .output/server/index.mjs` on a free port with a fresh data dir.
- * NUXT_STREAMS_AUTH=off only lifts the write-token check (and the agent rate limit is lifted), NUXT_SEED_DEMO=false keeps the
+ * NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off only lifts the write-token check (and the agent rate limit is lifted), NUXT_DURABLE_SESSIONS_SEED_DEMO=false keeps the
  * demo agent (which would otherwise write to a demo session throughout the run) out of the
  * measurement, and the live-read caps are lifted: every subscriber of the harness comes from
- * one address. Durability settings (NUXT_SQLITE_SYNCHRONOUS) stay at their defaults.
+ * one address. Durability settings (NUXT_DURABLE_SESSIONS_SQLITE_SYNCHRONOUS) stay at their defaults.
  */
 export async function startOurs(options: { entry?: string, cpuProfDir?: string } = {}): Promise<Target> {
   const instance = await startInstance(options, {})
@@ -157,7 +157,7 @@ export async function startOurs(options: { entry?: string, cpuProfDir?: string }
  */
 export async function startOursPostgres(options: { entry?: string } = {}): Promise<Target> {
   const postgres = await startEmbeddedPostgres()
-  const env = { NUXT_DATABASE_URL: postgres.url, NUXT_STREAMS_TOKEN: 'bench-token' }
+  const env = { NUXT_DURABLE_SESSIONS_DATABASE_URL: postgres.url, NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: 'bench-token' }
   const started: Array<Awaited<ReturnType<typeof startInstance>>> = []
   try {
     started.push(await startInstance(options, env))
@@ -200,15 +200,15 @@ async function startInstance(options: { entry?: string, cpuProfDir?: string }, e
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
-      NUXT_DATA_DIR: dataDir,
-      NUXT_STREAMS_AUTH: 'off',
-      NUXT_SEED_DEMO: 'false',
+      NUXT_DURABLE_SESSIONS_DATA_DIR: dataDir,
+      NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off',
+      NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false',
       // The agent workloads measure the session API, not the per-token write limit (500/s).
-      NUXT_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
-      NUXT_RATE_LIMIT_AGENT_BURST: '1000000',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_PER_SECOND: '1000000',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_BURST: '1000000',
       // Every subscriber of the harness comes from one address.
-      NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: '100000',
-      NUXT_STREAMS_MAX_LIVE_READS: '100000',
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT: '100000',
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS: '100000',
       ...env,
     },
   })

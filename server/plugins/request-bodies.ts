@@ -7,7 +7,7 @@ import { answerAfterBody } from '../streams/body'
  * before the answer; longer ones get it at once and a lingering close.
  */
 export default defineNitroPlugin((nitroApp) => {
-  const drainBytes = Math.max(Number(useRuntimeConfig().streamsMaxAppendBytes), MAX_API_BODY_BYTES)
+  const drainBytes = Math.max(Number(useRuntimeConfig().durableSessions.streamsMaxAppendBytes), MAX_API_BODY_BYTES)
   nitroApp.hooks.hook('request', (event) => {
     answerAfterBody(event.node.req, event.node.res, drainBytes)
   })

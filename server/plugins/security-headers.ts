@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 /**
  * Pages get a strict Content-Security-Policy: scripts only from this origin or carrying the
  * per-response nonce (Nuxt's inline bootstrap gets it here), no plugins, no foreign framing —
- * except the embed route, which origins listed in NUXT_EMBED_ORIGINS may frame; an embed
+ * except the embed route, which origins listed in NUXT_DURABLE_SESSIONS_EMBED_ORIGINS may frame; an embed
  * rendered interactive (embed-access.ts) only the one origin it was rendered for.
  * Dev mode is left alone: Vite's client needs inline and eval'd scripts.
  */

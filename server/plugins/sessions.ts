@@ -14,12 +14,12 @@ async function start(): Promise<void> {
   await useBackend().ready
   await runRetention()
   const service = useSessionService()
-  if (useRuntimeConfig().seedDemo && (await service.list({ limit: 1, all: true })).sessions.length === 0) {
+  if (useRuntimeConfig().durableSessions.seedDemo && (await service.list({ limit: 1, all: true })).sessions.length === 0) {
     const session = await service.create({ title: 'Demo: fix the flaky checkout test', agentId: 'demo-agent', public: true }, '', { privileged: true })
     useDemoAgents().start({ sessionId: session.id, token: session.agentToken, agentId: session.agentId }, { speed: 1, autoApproveAfterMs: 60_000 })
     console.info(`[sessions] seeded a demo session: /sessions/${session.id}`)
   }
   const ai = aiSettings().parsed
-  if ('problem' in ai && useRuntimeConfig().ai.model) console.warn(`[ai] the built-in AI agent is off: ${ai.problem}`)
+  if ('problem' in ai && useRuntimeConfig().durableSessions.ai.model) console.warn(`[ai] the built-in AI agent is off: ${ai.problem}`)
   for (const row of await service.sessionsAwaitingAi()) await startAiAgent(row.id)
 }

@@ -13,7 +13,7 @@ export default defineNitroPlugin((nitroApp) => {
   const store = useStreamStore()
   useStreamHttp()
   useServerToken()
-  if (!isAuthEnabled()) console.warn('[streams] NUXT_STREAMS_AUTH=off: protocol writes need no token')
+  if (!isAuthEnabled()) console.warn('[streams] NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off: protocol writes need no token')
   const sweep = () => store.sweepExpired().catch(error => console.error('[streams] expiry sweep failed', error))
   void ready.then(sweep)
   const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS)

@@ -6,14 +6,14 @@ import type { LanguageModel } from 'ai'
 
 /** The built-in AI agent's model, as configured by environment (runtimeConfig.ai). */
 export interface AiConfig {
-  /** NUXT_AI_MODEL: `anthropic:<model>`, `openai:<model>` or `openai-compatible:<model>`. */
+  /** NUXT_DURABLE_SESSIONS_AI_MODEL: `anthropic:<model>`, `openai:<model>` or `openai-compatible:<model>`. */
   model: string
-  /** NUXT_AI_BASE_URL: the OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama. */
+  /** NUXT_DURABLE_SESSIONS_AI_BASE_URL: the OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama. */
   baseUrl: string
-  /** NUXT_AI_API_KEY: that server's key, if it wants one. */
+  /** NUXT_DURABLE_SESSIONS_AI_API_KEY: that server's key, if it wants one. */
   apiKey: string
   /**
-   * NUXT_AI_TEST_MODELS: a module of scripted models for tests (`test:<scenario>`). Never set in
+   * NUXT_DURABLE_SESSIONS_AI_TEST_MODELS: a module of scripted models for tests (`test:<scenario>`). Never set in
    * production: without it `test:` is refused, and the module is not part of the build.
    */
   testModels: string
@@ -26,8 +26,8 @@ export interface AiModelSpec {
   modelId: string
 }
 
-export const AI_SETUP = 'Set NUXT_AI_MODEL to anthropic:<model> (with ANTHROPIC_API_KEY), openai:<model> (with OPENAI_API_KEY), '
-  + 'or openai-compatible:<model> with NUXT_AI_BASE_URL (and NUXT_AI_API_KEY if it needs one) for Ollama, vLLM, LM Studio or a gateway, and restart the server'
+export const AI_SETUP = 'Set NUXT_DURABLE_SESSIONS_AI_MODEL to anthropic:<model> (with ANTHROPIC_API_KEY), openai:<model> (with OPENAI_API_KEY), '
+  + 'or openai-compatible:<model> with NUXT_DURABLE_SESSIONS_AI_BASE_URL (and NUXT_DURABLE_SESSIONS_AI_API_KEY if it needs one) for Ollama, vLLM, LM Studio or a gateway, and restart the server'
 
 const PROVIDERS = new Set<string>(['anthropic', 'openai', 'openai-compatible', 'test'])
 
@@ -38,11 +38,11 @@ export function parseAiConfig(config: AiConfig): { spec: AiModelSpec } | { probl
   const provider = config.model.slice(0, separator)
   const modelId = config.model.slice(separator + 1).trim()
   if (separator < 0 || !PROVIDERS.has(provider) || !modelId)
-    return { problem: `NUXT_AI_MODEL=${JSON.stringify(config.model)} is not <provider>:<model>. ${AI_SETUP}.` }
+    return { problem: `NUXT_DURABLE_SESSIONS_AI_MODEL=${JSON.stringify(config.model)} is not <provider>:<model>. ${AI_SETUP}.` }
   if (provider === 'openai-compatible' && !URL.canParse(config.baseUrl))
-    return { problem: 'NUXT_AI_MODEL=openai-compatible:… needs NUXT_AI_BASE_URL, the server\'s OpenAI-compatible API (e.g. http://localhost:11434/v1).' }
+    return { problem: 'NUXT_DURABLE_SESSIONS_AI_MODEL=openai-compatible:… needs NUXT_DURABLE_SESSIONS_AI_BASE_URL, the server\'s OpenAI-compatible API (e.g. http://localhost:11434/v1).' }
   if (provider === 'test' && !config.testModels)
-    return { problem: 'NUXT_AI_MODEL=test:… is for the test suite only and needs NUXT_AI_TEST_MODELS.' }
+    return { problem: 'NUXT_DURABLE_SESSIONS_AI_MODEL=test:… is for the test suite only and needs NUXT_DURABLE_SESSIONS_AI_TEST_MODELS.' }
   return { spec: { provider: provider as AiProvider, modelId } }
 }
 

@@ -1,7 +1,7 @@
 import { tool } from 'ai'
 import { z } from 'zod'
 import type { AgentSession } from '../../packages/agent/src/index'
-import { selectParticipants } from '#shared/sessions/selectors'
+import { selectParticipants } from '#layers/durable-sessions/shared/sessions/selectors'
 
 /**
  * What the built-in AI agent can do in its session: look around freely, and write to the

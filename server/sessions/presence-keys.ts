@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { Presence } from '#shared/sessions/channels'
+import type { Presence } from '#layers/durable-sessions/shared/sessions/channels'
 
 /**
  * Presence keys: what a `join` hands out and every later write of that presence user must

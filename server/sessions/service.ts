@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { MAX_AGENTS_PER_SESSION } from '#shared/sessions/api'
+import { MAX_AGENTS_PER_SESSION } from '#layers/durable-sessions/shared/sessions/api'
 import type {
   CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, SessionDetails, SessionList, SessionLookup,
   SessionSnapshot, SessionSummary, UpdateSessionBody, WriteResult,
-} from '#shared/sessions/api'
-import { SessionEventSchema } from '#shared/sessions/channels'
-import type { Channel, Presence, SessionEvent, SessionEventInput } from '#shared/sessions/channels'
-import { nextPresence } from '#shared/sessions/presence'
-import { hasEntity } from '#shared/sessions/reducer'
-import { PRESENCE_WINDOW_MS, selectParticipants } from '#shared/sessions/selectors'
-import { changeTypeOf, keyOf, toChange } from '#shared/sessions/wire'
-import type { ChangeOperation, RecordOwner, SessionChange } from '#shared/sessions/wire'
+} from '#layers/durable-sessions/shared/sessions/api'
+import { SessionEventSchema } from '#layers/durable-sessions/shared/sessions/channels'
+import type { Channel, Presence, SessionEvent, SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
+import { agentStreamPath, presenceStreamPath, sessionPagePath, sessionStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
+import { hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
+import { PRESENCE_WINDOW_MS, selectParticipants } from '#layers/durable-sessions/shared/sessions/selectors'
+import { changeTypeOf, keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import type { ChangeOperation, RecordOwner, SessionChange } from '#layers/durable-sessions/shared/sessions/wire'
 import type { SessionRow } from '../db/schema'
 import { StreamError } from '../streams/errors'
 import { formatOffset } from '../streams/offsets'
@@ -26,11 +27,6 @@ import { AgentIdTaken, IdempotencyKeyTaken } from './repository'
 import type { SessionRepository } from './repository'
 import { hashSecret, newAgentId, newSecret, newSessionId } from './secrets'
 
-export const sessionStreamPath = (sessionId: string) => `sessions/${sessionId}`
-export const presenceStreamPath = (sessionId: string) => `sessions/${sessionId}/presence`
-export const agentStreamPath = (agentId: string) => `agents/${agentId}`
-
-const STREAM_URL_PREFIX = '/v1/stream/'
 const JSON_TYPE = 'application/json'
 const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
@@ -48,7 +44,7 @@ export interface SessionServiceOptions {
   isServerToken: (token: string) => boolean
   /** Signs presence keys (see PresenceKeys); keys survive restarts as long as it does. */
   presenceSecret: Buffer
-  /** Distinct presence users a session admits within any hour (NUXT_PRESENCE_MAX_USERS_PER_HOUR). */
+  /** Distinct presence users a session admits within any hour (NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR). */
   presenceMaxUsersPerHour: number
   /** Where presence limits are counted (shared by every instance of a PostgreSQL deployment). */
   limits: LimitCounters
@@ -598,15 +594,15 @@ export class SessionService {
       public: row.public,
       builtinAgent: row.builtinAgent,
       tailOffset: await this.tailOffset(sessionStreamPath(row.id)),
-      url: `/sessions/${row.id}`,
+      url: sessionPagePath(row.id),
     }
   }
 
   private streamUrls(row: SessionRow) {
     return {
-      streamUrl: `${STREAM_URL_PREFIX}${sessionStreamPath(row.id)}`,
-      presenceStreamUrl: `${STREAM_URL_PREFIX}${presenceStreamPath(row.id)}`,
-      agentStreamUrl: `${STREAM_URL_PREFIX}${agentStreamPath(row.agentId)}`,
+      streamUrl: streamUrlPath(sessionStreamPath(row.id)),
+      presenceStreamUrl: streamUrlPath(presenceStreamPath(row.id)),
+      agentStreamUrl: streamUrlPath(agentStreamPath(row.agentId)),
     }
   }
 

@@ -134,11 +134,11 @@ export class StreamHttpHandler {
     const retry = { 'retry-after': LIVE_READ_RETRY_AFTER }
     if (slot === 'client') {
       throw new StreamError('rate_limited', `This client already has ${this.options.maxLiveReads.perClient} live reads open (SSE and long-poll together), `
-        + `the most NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT allows: close one, or retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
+        + `the most NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT allows: close one, or retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
     }
     if (slot === 'server') {
       throw new StreamError('unavailable', `The server has ${this.options.maxLiveReads.total} live reads open, `
-        + `the most NUXT_STREAMS_MAX_LIVE_READS allows: retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
+        + `the most NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS allows: retry in ${LIVE_READ_RETRY_AFTER} s`, retry)
     }
     return slot
   }

@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js'
  * The client a request comes from, as every per-client limit counts it (session write rates,
  * session creation, live reads, demo runs).
  *
- * Behind NUXT_TRUST_PROXY = n proxies of our own, each proxy appends the address it was reached
+ * Behind NUXT_DURABLE_SESSIONS_TRUST_PROXY = n proxies of our own, each proxy appends the address it was reached
  * from to X-Forwarded-For, so the client is the n-th address counted from the right (the
  * connection's own address being the first): the rightmost one no proxy of ours vouches for.
  * Everything left of it was written by the client and is ignored. With 0 the header is ignored.
@@ -17,7 +17,7 @@ import ipaddr from 'ipaddr.js'
 export function clientAddress(req: IncomingMessage): string {
   const forwardedFor = req.headers['x-forwarded-for']
   const chain = [req.socket.remoteAddress ?? '']
-  const hops = trustedProxyHops(useRuntimeConfig().trustProxy)
+  const hops = trustedProxyHops(useRuntimeConfig().durableSessions.trustProxy)
   if (hops > 0 && forwardedFor) chain.push(...(Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',').reverse())
   return clientKey(chain[Math.min(hops, chain.length - 1)]!.trim())
 }
@@ -34,7 +34,7 @@ export function clientKey(address: string): string {
 let warned = false
 
 /**
- * NUXT_TRUST_PROXY: the number of proxies of ours in front of the server. `true` and `false`
+ * NUXT_DURABLE_SESSIONS_TRUST_PROXY: the number of proxies of ours in front of the server. `true` and `false`
  * still mean 1 and 0, as they did when it was a switch; anything else is refused (as 0).
  */
 export function trustedProxyHops(value: unknown): number {
@@ -42,7 +42,7 @@ export function trustedProxyHops(value: unknown): number {
   if (value === false || value === 'false' || value === '' || value === undefined) return 0
   const hops = Number(value)
   if (Number.isSafeInteger(hops) && hops >= 0) return hops
-  if (!warned) console.warn(`[config] NUXT_TRUST_PROXY must be a number of proxy hops (got ${JSON.stringify(value)}): X-Forwarded-For is ignored`)
+  if (!warned) console.warn(`[config] NUXT_DURABLE_SESSIONS_TRUST_PROXY must be a number of proxy hops (got ${JSON.stringify(value)}): X-Forwarded-For is ignored`)
   warned = true
   return 0
 }

@@ -33,19 +33,19 @@ export interface Backend {
 
 let backend: Backend | undefined
 
-/** The data directory (NUXT_DATA_DIR): the SQLite file and generated secrets live here. */
+/** The data directory (NUXT_DURABLE_SESSIONS_DATA_DIR): the SQLite file and generated secrets live here. */
 export function useDataDir(): string {
-  return resolve(useRuntimeConfig().dataDir)
+  return resolve(useRuntimeConfig().durableSessions.dataDir)
 }
 
-/** Whether NUXT_DATABASE_URL points the app at PostgreSQL. */
+/** Whether NUXT_DURABLE_SESSIONS_DATABASE_URL points the app at PostgreSQL. */
 export function usesPostgres(): boolean {
-  return Boolean(useRuntimeConfig().databaseUrl)
+  return Boolean(useRuntimeConfig().durableSessions.databaseUrl)
 }
 
-/** The app's database: PostgreSQL when NUXT_DATABASE_URL is set, otherwise the SQLite file. */
+/** The app's database: PostgreSQL when NUXT_DURABLE_SESSIONS_DATABASE_URL is set, otherwise the SQLite file. */
 export function useBackend(): Backend {
-  backend ??= usesPostgres() ? openPostgres(useRuntimeConfig().databaseUrl) : openSqlite()
+  backend ??= usesPostgres() ? openPostgres(useRuntimeConfig().durableSessions.databaseUrl) : openSqlite()
   return backend
 }
 
@@ -58,7 +58,7 @@ export async function closeBackend(): Promise<void> {
 /** The SQLite file `<data dir>/sessions.sqlite`: one process owns it. Migrated before it is used. */
 function openSqlite(): Backend {
   const dataDir = useDataDir()
-  const database = openDatabase(join(dataDir, 'sessions.sqlite'), useRuntimeConfig().sqliteSynchronous as Synchronous)
+  const database = openDatabase(join(dataDir, 'sessions.sqlite'), useRuntimeConfig().durableSessions.sqliteSynchronous as Synchronous)
   applyMigrations(database.db, migrationFiles, join(dataDir, '.migrations'))
   const streams = new ProtocolStreamStore(new SqliteStreamStorage(database.db))
   return {
@@ -79,7 +79,7 @@ function openSqlite(): Backend {
 
 /** A PostgreSQL database shared with any number of instances; requests wait for `ready`. */
 function openPostgres(url: string): Backend {
-  const client = connectPostgres(url, { max: Number(useRuntimeConfig().databasePoolSize) })
+  const client = connectPostgres(url, { max: Number(useRuntimeConfig().durableSessions.databasePoolSize) })
   const storage = new PostgresStreamStorage(client, url)
   const streams = new ProtocolStreamStore(storage)
   return {

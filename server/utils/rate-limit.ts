@@ -7,12 +7,12 @@ import type { BucketPolicy } from '../sessions/token-buckets'
 /**
  * Token buckets per client, counting events: a batch of N events costs N, and so does its replay
  * under the same Idempotency-Key. Agents are keyed by their token (one agent = one client
- * wherever it runs), everyone else by client address (client-address.ts); NUXT_RATE_LIMIT_* set
+ * wherever it runs), everyone else by client address (client-address.ts); NUXT_DURABLE_SESSIONS_RATE_LIMIT_* set
  * the rates. Over the limit: 429 + Retry-After; a batch larger than the whole burst could never
  * pass, so it is a 413 instead.
  */
 export async function limitSessionWrites(event: H3Event, role: Role, events = 1): Promise<void> {
-  const config = useRuntimeConfig().rateLimit
+  const config = useRuntimeConfig().durableSessions.rateLimit
   const credential = bearerToken(event.node.req)
   if ((role === 'agent' || role === 'server') && credential)
     await take(`agent:${hashSecret(credential)}`, { perSecond: Number(config.agentPerSecond), burst: Number(config.agentBurst) }, events)
@@ -22,7 +22,7 @@ export async function limitSessionWrites(event: H3Event, role: Role, events = 1)
 
 /** Creating sessions is limited per client address, per minute. */
 export async function limitSessionCreation(event: H3Event): Promise<void> {
-  const perMinute = Number(useRuntimeConfig().rateLimit.createPerMinute)
+  const perMinute = Number(useRuntimeConfig().durableSessions.rateLimit.createPerMinute)
   await take(`create:${clientAddress(event.node.req)}`, { perSecond: perMinute / 60, burst: perMinute })
 }
 

@@ -6,16 +6,16 @@ import { join } from 'node:path'
 let serverToken: string | undefined
 
 /**
- * The server token (NUXT_STREAMS_TOKEN), or one generated on first start and kept in the data
+ * The server token (NUXT_DURABLE_SESSIONS_STREAMS_TOKEN), or one generated on first start and kept in the data
  * directory. Only its location is logged, never the token.
  */
 export function useServerToken(): string {
   if (serverToken) return serverToken
-  const configured = useRuntimeConfig().streamsToken
+  const configured = useRuntimeConfig().durableSessions.streamsToken
   if (configured) return (serverToken = configured)
   // Every instance must accept the same token and derive the same presence keys: with
   // PostgreSQL there is no data dir they share to generate one into.
-  if (usesPostgres()) throw new Error('NUXT_DATABASE_URL is set: set NUXT_STREAMS_TOKEN too, the same on every instance')
+  if (usesPostgres()) throw new Error('NUXT_DURABLE_SESSIONS_DATABASE_URL is set: set NUXT_DURABLE_SESSIONS_STREAMS_TOKEN too, the same on every instance')
   const dataDir = useDataDir()
   const file = join(dataDir, 'server-token')
   if (!existsSync(file)) {
@@ -28,7 +28,7 @@ export function useServerToken(): string {
 }
 
 export function isAuthEnabled(): boolean {
-  return String(useRuntimeConfig().streamsAuth).toLowerCase() !== 'off'
+  return String(useRuntimeConfig().durableSessions.streamsAuth).toLowerCase() !== 'off'
 }
 
 export function bearerToken(req: IncomingMessage): string | undefined {

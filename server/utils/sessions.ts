@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { H3Event } from 'h3'
 import type { LanguageModel } from 'ai'
-import type { ServerAgents } from '#shared/sessions/api'
+import type { ServerAgents } from '#layers/durable-sessions/shared/sessions/api'
 import { AiAgents } from '../sessions/ai-agent'
 import { loadAiModel, parseAiConfig } from '../sessions/ai-model'
 import type { AiConfig } from '../sessions/ai-model'
@@ -32,7 +32,7 @@ export function useSessionService(): SessionService {
     // Derived from the server token: nothing more to keep, and every instance sharing the token
     // accepts the same keys. A new server token ends every presence key (clients join again).
     presenceSecret: createHmac('sha256', useServerToken()).update('durable-sessions presence keys').digest(),
-    presenceMaxUsersPerHour: Number(useRuntimeConfig().presenceMaxUsersPerHour),
+    presenceMaxUsersPerHour: Number(useRuntimeConfig().durableSessions.presenceMaxUsersPerHour),
     limits: useBackend().limits,
   })
   return service
@@ -43,9 +43,9 @@ export function useDemoAgents(): DemoAgents {
   return demoAgents
 }
 
-/** The built-in AI agent's configuration (NUXT_AI_*): the model, or why there is none. */
+/** The built-in AI agent's configuration (NUXT_DURABLE_SESSIONS_AI_*): the model, or why there is none. */
 export function aiSettings() {
-  const config = useRuntimeConfig().ai as AiConfig
+  const config = useRuntimeConfig().durableSessions.ai as AiConfig
   return { config, parsed: parseAiConfig(config) }
 }
 
@@ -75,20 +75,20 @@ export async function startAiAgent(sessionId: string): Promise<void> {
 }
 
 /**
- * A slot for one more demo run of this client (NUXT_DEMO_MAX_RUNS_PER_CLIENT, else 429) within
- * the server's cap (NUXT_DEMO_MAX_RUNS, else 503); the run frees it when it ends.
+ * A slot for one more demo run of this client (NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS_PER_CLIENT, else 429) within
+ * the server's cap (NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS, else 503); the run frees it when it ends.
  */
 export function takeDemoSlot(event: H3Event): () => void {
-  const config = useRuntimeConfig()
+  const config = useRuntimeConfig().durableSessions
   demoSlots ??= new ClientSlots(Number(config.demoMaxRunsPerClient), Number(config.demoMaxRuns))
   const slot = demoSlots.take(clientAddress(event.node.req))
   const retry = { retryAfterSeconds: DEMO_RETRY_AFTER_SECONDS }
   if (slot === 'client') {
-    throw new SessionError('rate_limited', `This client already runs ${config.demoMaxRunsPerClient} demo agents, the most NUXT_DEMO_MAX_RUNS_PER_CLIENT allows: `
+    throw new SessionError('rate_limited', `This client already runs ${config.demoMaxRunsPerClient} demo agents, the most NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS_PER_CLIENT allows: `
       + `retry when one has finished (in ${DEMO_RETRY_AFTER_SECONDS} s)`, retry)
   }
   if (slot === 'server') {
-    throw new SessionError('busy', `The server already runs ${config.demoMaxRuns} demo agents, the most NUXT_DEMO_MAX_RUNS allows: `
+    throw new SessionError('busy', `The server already runs ${config.demoMaxRuns} demo agents, the most NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS allows: `
       + `retry in ${DEMO_RETRY_AFTER_SECONDS} s`, retry)
   }
   return slot
@@ -106,15 +106,15 @@ const inProcessFetch: typeof fetch = (input, init) => {
   return useNitroApp().localFetch(`${url.pathname}${url.search}`, init)
 }
 
-/** Retention as of `now` (NUXT_RETENTION_DAYS for events, NUXT_PRESENCE_RETENTION_MINUTES for presence). */
+/** Retention as of `now` (NUXT_DURABLE_SESSIONS_RETENTION_DAYS for events, NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES for presence). */
 export function runRetention(now = Date.now()) {
-  const config = useRuntimeConfig()
+  const config = useRuntimeConfig().durableSessions
   return useSessionService().applyRetention(now, Number(config.retentionDays), Number(config.presenceRetentionMinutes))
 }
 
-/** Presence retention alone (NUXT_PRESENCE_RETENTION_MINUTES), as of `now`: the every-minute task. */
+/** Presence retention alone (NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES), as of `now`: the every-minute task. */
 export function runPresenceRetention(now = Date.now()) {
-  return useSessionService().trimPresence(now, Number(useRuntimeConfig().presenceRetentionMinutes))
+  return useSessionService().trimPresence(now, Number(useRuntimeConfig().durableSessions.presenceRetentionMinutes))
 }
 
 export function closeSessions(): void {

@@ -1,9 +1,8 @@
+import { STREAM_BASE_PATH } from '#layers/durable-sessions/shared/sessions/paths'
 import { StreamHttpHandler } from '../streams/http'
 import type { StreamStore } from '../streams/store'
 
 let http: StreamHttpHandler | undefined
-
-export const STREAM_BASE_PATH = '/v1/stream/'
 
 export function useStreamStore(): StreamStore {
   return useBackend().streams
@@ -11,7 +10,7 @@ export function useStreamStore(): StreamStore {
 
 export function useStreamHttp(): StreamHttpHandler {
   if (!http) {
-    const config = useRuntimeConfig()
+    const config = useRuntimeConfig().durableSessions
     http = new StreamHttpHandler(useStreamStore(), {
       basePath: STREAM_BASE_PATH,
       longPollTimeoutMs: Number(config.streamsLongPollTimeoutMs),

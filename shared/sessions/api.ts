@@ -12,6 +12,17 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
 /** Header carrying the presence key a join returned: it proves who a presence user is. */
 export const PRESENCE_KEY_HEADER = 'x-presence-key'
 
+/**
+ * Whether a call the server refused is worth sending again, by the status of its answer. A 4xx
+ * other than 408 and 429 is the server's answer to this very request and will not change; a
+ * timeout, throttling or a server fault (a restart, a full disk) may. A call that got no answer at
+ * all is always worth another try. Every client of the API retries by this rule: the Vue client's
+ * writes and live streams, and the agent SDK.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500
+}
+
 /** At most this many agents per session, and session ids per lookup. */
 export const MAX_AGENTS_PER_SESSION = 20
 export const MAX_LOOKUP_IDS = 100

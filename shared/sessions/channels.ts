@@ -25,6 +25,9 @@ export const ChunkSchema = z.strictObject({
   timestamp: Timestamp,
 })
 
+/** Any JSON value: tool call input and output, workflow payloads. */
+export type Json = z.infer<ReturnType<typeof z.json>>
+
 export const ToolCallStatusSchema = z.enum(['pending', 'running', 'complete', 'error'])
 
 export const ToolCallSchema = z.strictObject({

@@ -41,9 +41,11 @@ export function createSessionState(): SessionState {
 }
 
 /**
- * Folds one change message into the state, in place, and returns it: O(1) per event, so a
- * 10,000-event session materialises in milliseconds on the server and in the browser alike.
- * Control messages, foreign types and invalid values are ignored.
+ * Folds one change message into the state, in place, and returns it. An insert or update costs
+ * O(1), so a 10,000-event session materialises in milliseconds on the server and in the browser
+ * alike; a chunk replaced or deleted costs its message (that message's text is joined again from
+ * its own chunks), and a delete also closes the gap in its collection. Control messages, foreign
+ * types and invalid values are ignored.
  */
 export function applyChange(state: SessionState, message: unknown): SessionState {
   const removal = removalOf(message)
@@ -88,17 +90,12 @@ function removeEntity(state: SessionState, channel: Channel, key: string): Sessi
   }
   switch (channel) {
     case 'chunks': {
-      const chunk = state.chunks.find(entry => entry.id === key)
-      if (chunk === undefined || splice(state.chunks) === undefined) break
-      const id = messageId(chunk.agentId, chunk.turn ?? 0)
-      const rest = state.chunks.filter(other => messageId(other.agentId, other.turn ?? 0) === id)
-      const position = positionOf(state.messages, id, byId)
+      const position = positionOf(state.chunks, key, byId)
       if (position === undefined) break
-      if (rest.length === 0) {
-        state.messages.splice(position, 1)
-        leaveConversation(state, 'message', id)
-      }
-      else state.messages[position]!.text = rest.map(other => other.text).join('')
+      const chunk = state.chunks[position]!
+      messageChunksOf(state.chunks).remove(chunk)
+      state.chunks.splice(position, 1)
+      rebuildMessage(state, messageIdOf(chunk))
       break
     }
     case 'prompts':
@@ -137,21 +134,102 @@ export function messageId(agentId: string, turn: number): string {
   return `${agentId}:${turn}`
 }
 
+const messageIdOf = (chunk: Chunk) => messageId(chunk.agentId, chunk.turn ?? 0)
+
 function applyChunk(state: SessionState, chunk: Chunk): void {
-  const replaced = upsert(state.chunks, chunk, chunk.id, byId)
-  const id = messageId(chunk.agentId, chunk.turn ?? 0)
-  const position = positionOf(state.messages, id, byId)
-  if (position === undefined) {
+  const position = positionOf(state.chunks, chunk.id, byId)
+  const previous = position === undefined ? undefined : state.chunks[position]!
+  // Taken before the change, while it still matches the array, and kept in step with it.
+  const chunksByMessage = messageChunksOf(state.chunks)
+  upsert(state.chunks, chunk, chunk.id, byId)
+  if (previous) chunksByMessage.replace(previous, chunk)
+  else chunksByMessage.add(chunk)
+  const id = messageIdOf(chunk)
+  const at = positionOf(state.messages, id, byId)
+  if (at === undefined) {
     upsert(state.messages, { id, agentId: chunk.agentId, turn: chunk.turn ?? 0, text: chunk.text, startedAt: chunk.timestamp, updatedAt: chunk.timestamp }, id, byId)
     state.conversation.push({ kind: 'message', id })
-    return
   }
-  const message = state.messages[position]!
-  message.updatedAt = chunk.timestamp
-  // A replaced chunk may sit anywhere in the turn: rebuild that one message's text.
-  message.text = replaced
-    ? state.chunks.filter(other => messageId(other.agentId, other.turn ?? 0) === id).map(other => other.text).join('')
-    : message.text + chunk.text
+  else {
+    const message = state.messages[at]!
+    message.updatedAt = chunk.timestamp
+    // A replaced chunk may sit anywhere in its turn: that one message is joined again.
+    message.text = previous ? textOf(state, id) : message.text + chunk.text
+  }
+  // A replacement that moved the chunk to another turn (never seen in practice) leaves that one too.
+  if (previous && messageIdOf(previous) !== id) rebuildMessage(state, messageIdOf(previous))
+}
+
+const textOf = (state: SessionState, id: string) => messageChunksOf(state.chunks).of(id).map(chunk => chunk.text).join('')
+
+/** A message's text after one of its chunks left it; a message left without chunks goes. */
+function rebuildMessage(state: SessionState, id: string): void {
+  const position = positionOf(state.messages, id, byId)
+  if (position === undefined) return
+  if (messageChunksOf(state.chunks).of(id).length === 0) {
+    state.messages.splice(position, 1)
+    leaveConversation(state, 'message', id)
+  }
+  else state.messages[position]!.text = textOf(state, id)
+}
+
+/** The chunks of each message (one agent's turn), in stream order. */
+class MessageChunks {
+  private readonly byMessage = new Map<string, Chunk[]>()
+  /** Chunks held, to tell whether this still describes its array. */
+  size = 0
+  /** Set when a chunk moved between messages: rebuilt from the array on next use. */
+  stale = false
+
+  constructor(chunks: readonly Chunk[]) {
+    for (const chunk of chunks) this.add(chunk)
+  }
+
+  of(id: string): readonly Chunk[] {
+    return this.byMessage.get(id) ?? []
+  }
+
+  add(chunk: Chunk): void {
+    const id = messageIdOf(chunk)
+    const list = this.byMessage.get(id)
+    if (list) list.push(chunk)
+    else this.byMessage.set(id, [chunk])
+    this.size++
+  }
+
+  remove(chunk: Chunk): void {
+    const id = messageIdOf(chunk)
+    const list = this.byMessage.get(id) ?? []
+    const at = list.findIndex(other => other.id === chunk.id)
+    if (at < 0) return
+    list.splice(at, 1)
+    if (list.length === 0) this.byMessage.delete(id)
+    this.size--
+  }
+
+  /** In place when it stays in its message; one that moved makes the whole record stale. */
+  replace(previous: Chunk, next: Chunk): void {
+    const list = this.byMessage.get(messageIdOf(previous)) ?? []
+    const at = list.findIndex(other => other.id === previous.id)
+    if (messageIdOf(previous) === messageIdOf(next) && at >= 0) list[at] = next
+    else this.stale = true
+  }
+}
+
+/**
+ * The MessageChunks of each chunks array, kept beside the state so that the state itself stays
+ * plain JSON (it is the SSR payload), and rebuilt when it no longer matches its array (a new
+ * array after hydration, or a chunk that moved between messages).
+ */
+const messageChunks = new WeakMap<Chunk[], MessageChunks>()
+
+function messageChunksOf(chunks: Chunk[]): MessageChunks {
+  let entry = messageChunks.get(chunks)
+  if (!entry || entry.stale || entry.size !== chunks.length) {
+    entry = new MessageChunks(chunks)
+    messageChunks.set(chunks, entry)
+  }
+  return entry
 }
 
 const byId = (item: { id: string }) => item.id

@@ -4,7 +4,7 @@ import { useIdentity } from '../../composables/useIdentity'
 import {
   captureCollaboratorKey, credentialHeaders, forgetSessions, heldCredentials, knownSessionIds, presenceKeyFor, rememberCreatedSession,
   rememberPresenceKey, rememberSession,
-} from '../../utils/session-credentials'
+} from '../../transport/session-credentials'
 import { withSetup } from './support'
 
 afterEach(() => localStorage.clear())

@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { usePresence } from '../../composables/usePresence'
 import type { PresenceBody } from '../../shared/sessions/api'
 import { useSessionStore } from '../../stores/session'
-import { presenceKeyFor } from '../../utils/session-credentials'
-import { acquireSession } from '../../utils/session-subscription'
+import { presenceKeyFor } from '../../transport/session-credentials'
+import { acquireSession } from '../../sync/session-subscription'
 import type { TestServer } from '../support/server'
 import { api, details, eventually, joinPresence, postPresence, snapshot, withPresenceKey } from '../support/sessions'
 import { createSession, flush, freshPinia, recordingFetch, startClientServer, until, withSetup } from './support'
@@ -88,6 +88,23 @@ describe('usePresence', () => {
     vi.advanceTimersByTime(60_000)
     await flush()
     expect(heartbeats()).toBe(5)
+  })
+
+  it('stops heartbeating once the session has ended, and sends no leave the server would refuse', async () => {
+    const session = await createSession(server)
+    const recorder = recordingFetch()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const { result, wrapper } = withSetup(() => usePresence(session.id, ada, { fetch: recorder.fetch }))
+    await until(() => joined(session.id), 'join answered')
+    const closed = await api(server, 'POST', `/api/sessions/${session.id}/close`, { headers: { authorization: `Bearer ${session.agentToken}` } })
+    expect(closed.status).toBe(200)
+    await until(() => !result.isJoined.value, 'presence stops at the end of the session')
+    const sent = presencePosts(recorder.requests).length
+    vi.advanceTimersByTime(60_000)
+    await flush()
+    wrapper.unmount()
+    await flush()
+    expect(presencePosts(recorder.requests)).toHaveLength(sent)
   })
 
   it('moves the local cursor at once but sends at most one update per 50 ms, always the last position', async () => {

@@ -1,8 +1,11 @@
 // @vitest-environment happy-dom
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nextTick, ref } from 'vue'
+import { usePresence } from '../../composables/usePresence'
 import { useSession } from '../../composables/useSession'
-import { openSessionSubscriptions } from '../../utils/session-subscription'
+import { useTerminal } from '../../composables/useTerminal'
+import { openSessionInstances } from '../../sync/session-instances'
+import { openSessionSubscriptions } from '../../sync/session-subscription'
 import type { TestServer } from '../support/server'
 import { agentHeaders, createSession, output, publish, startClientServer, until, withSetup } from './support'
 
@@ -44,6 +47,27 @@ describe('useSession', () => {
     await until(() => second.result.offset.value === offset, 'the remaining component still receives events')
     second.wrapper.unmount()
     expect(openSessionSubscriptions(first.pinia)).toBe(0)
+  })
+
+  it('gives useSession, useTerminal and usePresence of one session one shared instance: one store, one subscription, one user', async () => {
+    const session = await createSession(server)
+    const { result, wrapper, pinia } = withSetup(() => ({ session: useSession(session.id), terminal: useTerminal(session.id), presence: usePresence(session.id) }))
+    const other = withSetup(() => useTerminal(session.id), pinia)
+    expect(openSessionInstances(pinia)).toBe(1)
+    expect(openSessionSubscriptions(pinia)).toBe(1)
+    // The user presence joins as is the one decisions are made by: this browser's identity, read once.
+    await until(() => result.session.isConnected.value && result.session.user.value.userId !== '', 'live, with a user id')
+    const me = result.session.user.value.userId
+    await until(() => result.presence.participants.value.some(entry => entry.userId === me), 'joined as that user')
+    const offset = await publish(server, session, output('shared'))
+    await until(() => result.session.offset.value === offset, 'the event arrives')
+    expect(result.terminal.lines.value.map(line => line.data)).toEqual(['line shared'])
+
+    wrapper.unmount()
+    expect(openSessionInstances(pinia)).toBe(1)
+    other.wrapper.unmount()
+    expect(openSessionInstances(pinia)).toBe(0)
+    expect(openSessionSubscriptions(pinia)).toBe(0)
   })
 
   it('ends in closed, without reconnecting, when the session is closed', async () => {

@@ -6,7 +6,7 @@ import { renderToString } from 'vue/server-renderer'
 import { usePresence } from '../../composables/usePresence'
 import { useSession } from '../../composables/useSession'
 import { useSessionStore } from '../../stores/session'
-import { openSessionSubscriptions } from '../../utils/session-subscription'
+import { openSessionSubscriptions } from '../../sync/session-subscription'
 import type { TestServer } from '../support/server'
 import { createSession, publish, snapshot, startSessionServer } from '../support/sessions'
 

@@ -37,7 +37,7 @@ const gaps = (ns: number[]) => sequenceProblems(ns, MESSAGES)
 
 it(`a producer alternating between two instances writes ${MESSAGES} messages exactly once, in order, across ${KILLS} kill -9s of the instance it writes to`, async () => {
   const started = Date.now()
-  cluster = await startCluster(2, { env: { NUXT_SEED_DEMO: 'false' } })
+  cluster = await startCluster(2, { env: { NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false' } })
   const [a, b] = cluster.servers as [TestServer, TestServer]
   expect((await call(a, 'PUT', STREAM, { headers: { 'content-type': 'application/json' } })).status).toBe(201)
 

@@ -14,9 +14,9 @@ const cluster = useCluster(2, {
   env: {
     ...SESSION_TEST_ENV,
     // Slow refills, so a slow machine cannot earn a client a token mid-test.
-    NUXT_RATE_LIMIT_PER_SECOND: '0.1',
-    NUXT_RATE_LIMIT_BURST: String(BURST),
-    NUXT_PRESENCE_MAX_USERS_PER_HOUR: '3',
+    NUXT_DURABLE_SESSIONS_RATE_LIMIT_PER_SECOND: '0.1',
+    NUXT_DURABLE_SESSIONS_RATE_LIMIT_BURST: String(BURST),
+    NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR: '3',
   },
 })
 let a: TestServer

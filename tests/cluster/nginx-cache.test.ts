@@ -13,7 +13,7 @@ import type { TestNginx } from '../support/nginx'
 
 const READERS = 200
 const MESSAGES = 20_000
-const cluster = useCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_AUTH: 'off', NUXT_TRUST_PROXY: '1' } })
+const cluster = useCluster(2, { env: { NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false', NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off', NUXT_DURABLE_SESSIONS_TRUST_PROXY: '1' } })
 let nginx: TestNginx
 beforeAll(async () => {
   nginx = await startNginx(cluster.servers.map(server => server.url))

@@ -15,7 +15,7 @@ import { call, readAll, streamUrl } from '../support/streams'
  */
 
 const JSON_TYPE = { 'content-type': 'application/json' }
-const cluster = useCluster(2, { env: { NUXT_SEED_DEMO: 'false', NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '60000', NUXT_STREAMS_SSE_MAX_SECONDS: '120' } })
+const cluster = useCluster(2, { env: { NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false', NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '60000', NUXT_DURABLE_SESSIONS_STREAMS_SSE_MAX_SECONDS: '120' } })
 let a: TestServer
 let b: TestServer
 const followers: StreamFollower[] = []

@@ -2,7 +2,7 @@
 import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import AnsiText from '../../components/session/AnsiText.vue'
-import { ansiClasses, parseAnsi, stripAnsi } from '../../utils/ansi'
+import { ansiClasses, parseAnsi, stripAnsi } from '../../lib/ansi'
 
 const ESC = '\x1b'
 

@@ -1,6 +1,6 @@
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '../../shared/sessions/channels'
 import type { AgentMessage } from '../../shared/sessions/reducer'
-import type { TerminalLineView } from '../../utils/session-view'
+import type { TerminalLine } from '../../composables/useTerminal'
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z')
 export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
@@ -17,7 +17,7 @@ export function toolCall(id: string, status: ToolCall['status'], extra: Partial<
   return { id, agentId: 'agent-1', sessionId: 's1', tool: 'read_file', input: { path: 'src/App.vue' }, status, timestamp: at(1), ...extra }
 }
 
-export function terminalLine(id: string, data: string, extra: Partial<TerminalLineView> = {}): TerminalLineView {
+export function terminalLine(id: string, data: string, extra: Partial<TerminalLine> = {}): TerminalLine {
   return { id, sessionId: 's1', type: 'output', data, source: 'agent', timestamp: at(1), ...extra }
 }
 

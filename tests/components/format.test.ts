@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { buildEmbedSnippet, formatTimestamp, initialsOf, prettyJson, secondsUntil, toEpochMs, withEmbedOptions } from '../../utils/format'
-import { parseSessionPanels } from '../../utils/session-view'
+import { buildEmbedSnippet, withEmbedOptions } from '../../lib/embed-snippet'
+import { secondsUntil, toEpochMs } from '../../lib/time'
+import { formatTimestamp, initialsOf, prettyJson } from '../../utils/format'
+import { parseSessionPanels } from '../../lib/session-panels'
 
 describe('format helpers', () => {
   it('initials', () => {

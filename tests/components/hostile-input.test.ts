@@ -10,9 +10,10 @@ import { CreateSessionBodySchema, PresenceBodySchema } from '../../shared/sessio
 import { SessionEventSchema } from '../../shared/sessions/channels'
 import AnsiText from '../../components/session/AnsiText.vue'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
-import { parseAnsi } from '../../utils/ansi'
-import { buildEmbedSnippet, initialsOf, withEmbedOptions } from '../../utils/format'
-import { parseSessionPanels } from '../../utils/session-view'
+import { parseAnsi } from '../../lib/ansi'
+import { buildEmbedSnippet, withEmbedOptions } from '../../lib/embed-snippet'
+import { initialsOf } from '../../utils/format'
+import { parseSessionPanels } from '../../lib/session-panels'
 import { HOSTILE_ANSI, HOSTILE_MARKDOWN, fill } from '../support/hostile-inputs'
 
 /**

@@ -3,7 +3,7 @@ import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
 import { fromMarkdown } from 'mdast-util-from-markdown'
-import { createMarkdownParser, createSectionSplitter, parseMarkdown, parseMarkdownSection, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../utils/markdown'
+import { createMarkdownParser, createSectionSplitter, parseMarkdown, parseMarkdownSection, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../lib/markdown'
 import { agentMessage } from '../support/hostile-inputs'
 
 const render = (source: string) => mount(MarkdownContent, { props: { source } })

@@ -23,12 +23,11 @@ describe('MessageList', () => {
       props: {
         messages: [message(0, 'Hello **team**', 'planner'), message(0, 'Working…', 'coder'), message(1, 'Still', 'coder')],
         agentStates: [agentState({ agentId: 'coder', status: 'running', turn: 1 })],
-        agentNames: { planner: 'Planner' },
       },
     })
     const items = wrapper.findAll('[data-testid="message"]')
     expect(items.map(item => [item.attributes('data-agent-id'), item.attributes('data-turn')])).toEqual([['planner', '0'], ['coder', '0'], ['coder', '1']])
-    expect(items[0]!.find('h3').text()).toContain('Planner')
+    expect(items[0]!.find('h3').text()).toContain('planner')
     expect(items[0]!.find('strong').text()).toBe('team')
     expect(items.map(item => item.attributes('aria-busy'))).toEqual([undefined, undefined, 'true'])
     expect(items[2]!.classes()).toContain('continued')

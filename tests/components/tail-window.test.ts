@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { earlierStart, followAfterScroll, isAtBottom, newerStart, tailWindow } from '../../utils/tail-window'
+import { earlierStart, followAfterScroll, isAtBottom, newerStart, tailWindow } from '../../lib/tail-window'
 
 const metrics = (scrollTop: number) => ({ scrollTop, scrollHeight: 1000, clientHeight: 400 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_WEB_URL_LENGTH, safeWebUrl } from '../../utils/web-url'
+import { MAX_WEB_URL_LENGTH, safeWebUrl } from '../../lib/web-url'
 
 describe('safeWebUrl: the one check for every URL from user or agent text', () => {
   it('keeps absolute http(s) URLs, normalised', () => {

@@ -145,6 +145,56 @@ describe('two users on one session', () => {
     await expect.poll(() => input.isEnabled(), { timeout: 10_000 }).toBe(true)
   })
 
+  it('a session closed while viewers have it open shows as ended, and the pages write nothing after the end', { timeout: 60_000 }, async () => {
+    // A collaborator (joined to presence, heartbeating) on an empty session, and viewers of two
+    // sessions with history: whether the end is seen depends on when its batch arrives, so three.
+    const sessions = await Promise.all(['Closed under the collaborator', 'Closed under a viewer', 'Closed under another viewer'].map(title => createSession(server, { title })))
+    for (const session of sessions.slice(1)) await publish(server, session, { channel: 'terminal', data: { type: 'output', source: 'agent', data: 'history' } })
+    const pages = await Promise.all(sessions.map(() => e2e.newPage()))
+    const writes: string[] = []
+    const refused: string[] = []
+    for (const page of pages) {
+      page.on('request', (request) => {
+        if (request.method() === 'POST') writes.push(new URL(request.url()).pathname)
+      })
+      page.on('response', (response) => {
+        if (response.request().method() === 'POST' && response.status() >= 400) refused.push(`${response.status()} ${new URL(response.url()).pathname}`)
+      })
+    }
+    await Promise.all([openLive(pages[0]!, collaborateLink(sessions[0]!)), openLive(pages[1]!, viewerLink(sessions[1]!)), openLive(pages[2]!, viewerLink(sessions[2]!))])
+    await waitForCount(pages[0]!.getByTestId('participant'), 1, 'the collaborator has joined presence')
+
+    for (const session of sessions) expect((await api(server, 'POST', `/api/sessions/${session.id}/close`, { headers: as('agent', session, server) })).status).toBe(200)
+    for (const page of pages) {
+      await page.locator('[data-testid="connection-status"][data-state="closed"]').waitFor()
+      expect(await page.getByTestId('connection-status').textContent()).toContain('Ended')
+    }
+    const writesAtEnd = writes.length
+
+    // Past a presence heartbeat (10 s): nothing more is written, so nothing is refused either,
+    // and every page still says the session has ended.
+    await sleep(11_000)
+    expect(writes.slice(writesAtEnd)).toEqual([])
+    expect(refused).toEqual([])
+    for (const page of pages) expect(await page.getByTestId('connection-status').getAttribute('data-state')).toBe('closed')
+  })
+
+  it('a session that has ended is shown as ended, and opening it writes nothing', { timeout: 60_000 }, async () => {
+    const session = await createSession(server, { title: 'Already over' })
+    expect((await api(server, 'POST', `/api/sessions/${session.id}/close`, { headers: as('agent', session, server) })).status).toBe(200)
+    const page = await e2e.newPage()
+    const writes: string[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'POST') writes.push(new URL(request.url()).pathname)
+    })
+    await page.goto(collaborateLink(session))
+    await page.locator('[data-testid="connection-status"][data-state="closed"]').waitFor()
+    // Mounted and settled (the collaborate key has been taken out of the address bar): no join was sent.
+    await page.waitForURL(viewerLink(session))
+    await sleep(1_000)
+    expect(writes).toEqual([])
+  })
+
   it('a viewer (plain link, no key) cannot type and has no approve or reject buttons', { timeout: 60_000 }, async () => {
     const session = await createSession(server, { title: 'Read-only viewer' })
     await publish(server, session, [

@@ -29,6 +29,12 @@ describe('home page', () => {
     await page.goto(server.url)
     await page.getByTestId('empty-state').waitFor()
     await page.getByTestId('your-sessions-empty').waitFor()
+    // The ways to connect an agent, pointed at this server: the terminal bridge and the SDK (no curl).
+    const emptyState = await page.getByTestId('empty-state').textContent()
+    expect(emptyState).toContain(`npx durable-sessions run --server ${server.url} -- `)
+    expect(emptyState).toContain(`createSession({ server: '${server.url}'`)
+    expect(emptyState).toContain('@durable-sessions/agent')
+    expect(emptyState).not.toContain('curl')
     expect(await page.getByTestId('session-item').count()).toBe(0)
 
     await page.getByLabel(/Title/).fill('Fix the flaky checkout test')

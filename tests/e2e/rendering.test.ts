@@ -17,7 +17,7 @@ import { api, as, createSession, eventually, publish, sleep, snapshot, startSess
 
 const e2e = useBrowser()
 let server: TestServer
-/** Another origin playing the site that embeds a session: listed in NUXT_EMBED_ORIGINS. */
+/** Another origin playing the site that embeds a session: listed in NUXT_DURABLE_SESSIONS_EMBED_ORIGINS. */
 let parent: Server
 let parentOrigin: string
 /** The same site on an origin that is not listed. */
@@ -37,7 +37,7 @@ async function embeddingSite(): Promise<{ site: Server, origin: string }> {
 beforeAll(async () => {
   ;({ site: parent, origin: parentOrigin } = await embeddingSite())
   ;({ site: stranger, origin: strangerOrigin } = await embeddingSite())
-  server = await startSessionServer({ env: { NUXT_EMBED_ORIGINS: parentOrigin } })
+  server = await startSessionServer({ env: { NUXT_DURABLE_SESSIONS_EMBED_ORIGINS: parentOrigin } })
 })
 afterAll(async () => {
   await server?.stop()
@@ -203,7 +203,7 @@ describe('the embed route', () => {
     const src = snippet.match(/src="([^"]+)"/)![1]!.replace(/&amp;/g, '&')
     expect(src).toBe(`${server.url}/embed/sessions/${session.id}?panels=messages%2Cterminal&theme=dark`)
 
-    // Pasted into a page of another origin (one NUXT_EMBED_ORIGINS lists).
+    // Pasted into a page of another origin (one NUXT_DURABLE_SESSIONS_EMBED_ORIGINS lists).
     const page = await e2e.newPage()
     await page.goto(`${parentOrigin}/?html=${encodeURIComponent(snippet)}`)
     const frame = await embeddedFrame(page)

@@ -17,7 +17,7 @@ import { call, streamUrl } from '../support/streams'
  * counted per /64, IPv4-mapped IPv6 as IPv4. Whatever a client writes into X-Forwarded-For
  * itself makes it no other client.
  *
- * Every request here arrives as from behind two proxies of ours (NUXT_TRUST_PROXY=2): the
+ * Every request here arrives as from behind two proxies of ours (NUXT_DURABLE_SESSIONS_TRUST_PROXY=2): the
  * socket is the second proxy, the last header entry the first one's, and the entry left of it
  * is the client.
  *
@@ -34,14 +34,14 @@ let server: TestServer
 async function startLimited(env: Record<string, string> = {}): Promise<TestServer> {
   const started = await startSessionServer({
     env: {
-      NUXT_TRUST_PROXY: '2',
-      NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT: String(PER_CLIENT),
-      NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '60000',
-      NUXT_DEMO_MAX_RUNS_PER_CLIENT: '2',
-      NUXT_DEMO_MAX_RUNS: '3',
+      NUXT_DURABLE_SESSIONS_TRUST_PROXY: '2',
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT: String(PER_CLIENT),
+      NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '60000',
+      NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS_PER_CLIENT: '2',
+      NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS: '3',
       // Viewer writes: two, then one every 100 s.
-      NUXT_RATE_LIMIT_PER_SECOND: '0.01',
-      NUXT_RATE_LIMIT_BURST: '2',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_PER_SECOND: '0.01',
+      NUXT_DURABLE_SESSIONS_RATE_LIMIT_BURST: '2',
       ...env,
     },
   })
@@ -108,7 +108,7 @@ describe('live reads', () => {
   let full: TestServer
 
   beforeAll(async () => {
-    full = await startLimited({ NUXT_STREAMS_MAX_LIVE_READS: String(TOTAL) })
+    full = await startLimited({ NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS: String(TOTAL) })
   })
   afterAll(() => full?.stop())
 
@@ -120,13 +120,13 @@ describe('live reads', () => {
       for (const mode of ['sse', 'sse', 'long-poll'] as const) held.push(await open(mode, '203.0.113.1'))
       expect((await held[0]!.answer).status).toBe(200)
       for (const mode of ['sse', 'long-poll'] as const)
-        expectRefused(await (await open(mode, '203.0.113.1')).answer, 429, /NUXT_STREAMS_MAX_LIVE_READS_PER_CLIENT/)
+        expectRefused(await (await open(mode, '203.0.113.1')).answer, 429, /NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS_PER_CLIENT/)
       // Catch-up reads are not live reads: never refused.
       expect((await call(full, 'GET', 'limits/live', { query: '?offset=-1', headers: from('203.0.113.1') })).status).toBe(200)
 
       // Others: two more fill the server; the next client is refused with 503.
       held.push(await open('sse', '203.0.113.2'), await open('long-poll', '203.0.113.3'))
-      expectRefused(await (await open('sse', '203.0.113.4')).answer, 503, /NUXT_STREAMS_MAX_LIVE_READS\b/)
+      expectRefused(await (await open('sse', '203.0.113.4')).answer, 503, /NUXT_DURABLE_SESSIONS_STREAMS_MAX_LIVE_READS\b/)
 
       // A reader that leaves frees its slot.
       held.shift()!.close()
@@ -205,9 +205,9 @@ describe('demo runs', () => {
     }
     expect((await start(sessions[0]!, '203.0.113.30')).status).toBe(202)
     expect((await start(sessions[1]!, '203.0.113.30')).status).toBe(202)
-    await refused(await start(sessions[2]!, '203.0.113.30'), 429, /NUXT_DEMO_MAX_RUNS_PER_CLIENT/)
+    await refused(await start(sessions[2]!, '203.0.113.30'), 429, /NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS_PER_CLIENT/)
     expect((await start(sessions[2]!, '203.0.113.31')).status).toBe(202)
-    await refused(await start(sessions[3]!, '203.0.113.32'), 503, /NUXT_DEMO_MAX_RUNS\b/)
+    await refused(await start(sessions[3]!, '203.0.113.32'), 503, /NUXT_DURABLE_SESSIONS_DEMO_MAX_RUNS\b/)
 
     // Closing a session ends its demo, which frees the slot.
     expect((await fetch(`${server.url}/api/sessions/${sessions[0]!.id}/close`, { method: 'POST', headers: as('agent', sessions[0]!, server) })).status).toBe(200)
@@ -228,9 +228,9 @@ describe('a stalled SSE reader', () => {
       env: {
         // Readers are dropped after 1 s; every catch-up page is 16 MiB, far more than the kernel's
         // socket buffers take, so a reader that does not read leaves most of a page queued in the server.
-        NUXT_STREAMS_SSE_MAX_SECONDS: '1',
-        NUXT_STREAMS_READ_CHUNK_BYTES: String(PAGE_BYTES),
-        NUXT_STREAMS_MAX_APPEND_BYTES: String(PAGE_BYTES),
+        NUXT_DURABLE_SESSIONS_STREAMS_SSE_MAX_SECONDS: '1',
+        NUXT_DURABLE_SESSIONS_STREAMS_READ_CHUNK_BYTES: String(PAGE_BYTES),
+        NUXT_DURABLE_SESSIONS_STREAMS_MAX_APPEND_BYTES: String(PAGE_BYTES),
         NODE_OPTIONS: '--inspect=127.0.0.1:0',
       },
     })

@@ -56,7 +56,7 @@ const gaps = (ns: number[]) => sequenceProblems(ns, MESSAGES)
 
 it(`an idempotent producer writes ${MESSAGES} messages exactly once, in order, across ${KILLS} kill -9s; saved offsets resume with no gap or duplicate`, async () => {
   const started = Date.now()
-  server = await startServer({ env: { NUXT_SEED_DEMO: 'false' } })
+  server = await startServer({ env: { NUXT_DURABLE_SESSIONS_SEED_DEMO: 'false' } })
   expect((await call(server, 'PUT', STREAM, { headers: { 'content-type': 'application/json' } })).status).toBe(201)
 
   const viaSse: number[] = []

@@ -58,9 +58,9 @@ function count(status: number): void {
 beforeAll(async () => {
   server = await startSessionServer({
     env: {
-      NUXT_STREAMS_MAX_APPEND_BYTES: String(APPEND_LIMIT),
+      NUXT_DURABLE_SESSIONS_STREAMS_MAX_APPEND_BYTES: String(APPEND_LIMIT),
       // A long-poll at a fixture's tail then costs little.
-      NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '200',
+      NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '200',
     },
   })
   fixture = await createFixtures(server)

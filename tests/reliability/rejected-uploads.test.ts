@@ -26,7 +26,7 @@ let server: TestServer
 let session: CreatedSession
 
 beforeAll(async () => {
-  server = await startSessionServer({ env: { NUXT_STREAMS_MAX_APPEND_BYTES: String(APPEND_LIMIT) } })
+  server = await startSessionServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_MAX_APPEND_BYTES: String(APPEND_LIMIT) } })
   session = await createSession(server, { title: 'uploads' })
   expect((await call(server, 'PUT', 'uploads/target', { headers: { 'content-type': 'application/json' }, body: '[1]' })).status).toBe(201)
 })

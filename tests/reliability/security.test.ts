@@ -24,8 +24,8 @@ let server: TestServer
 beforeAll(async () => {
   server = await startSessionServer({
     env: {
-      NUXT_STREAMS_TOKEN: SERVER_TOKEN,
-      NUXT_EMBED_ORIGINS: EMBED_ORIGINS,
+      NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: SERVER_TOKEN,
+      NUXT_DURABLE_SESSIONS_EMBED_ORIGINS: EMBED_ORIGINS,
       // As `npm start` runs it: without the NODE_ENV=test the test runner would pass on.
       NODE_ENV: '',
     },
@@ -234,7 +234,7 @@ describe('pages: Content-Security-Policy with a per-response nonce, no framing',
     expectNoncedScripts(csp, shown.html)
   })
 
-  it('/embed/** may be framed by NUXT_EMBED_ORIGINS only (invalid entries dropped), with no X-Frame-Options', async () => {
+  it('/embed/** may be framed by NUXT_DURABLE_SESSIONS_EMBED_ORIGINS only (invalid entries dropped), with no X-Frame-Options', async () => {
     const session = await createSession(server)
     const embed = await page(`/embed/sessions/${session.id}`)
     expect(embed.status).toBe(200)
@@ -305,7 +305,7 @@ describe('CORS', () => {
   })
 })
 
-describe('with NUXT_STREAMS_CORS_ORIGIN and small NUXT_RATE_LIMIT_* values', () => {
+describe('with NUXT_DURABLE_SESSIONS_STREAMS_CORS_ORIGIN and small NUXT_DURABLE_SESSIONS_RATE_LIMIT_* values', () => {
   let limited: TestServer
   /** Each test speaks from addresses of its own: the buckets are per client address. */
   const ip = (n: number) => `127.0.0.${n}`
@@ -313,14 +313,14 @@ describe('with NUXT_STREAMS_CORS_ORIGIN and small NUXT_RATE_LIMIT_* values', () 
   beforeAll(async () => {
     limited = await startSessionServer({
       env: {
-        NUXT_STREAMS_CORS_ORIGIN: 'https://app.example',
+        NUXT_DURABLE_SESSIONS_STREAMS_CORS_ORIGIN: 'https://app.example',
         // Slow refills (one token per 5 s), so a slow test machine cannot earn a client a token
         // between the requests that must be refused.
-        NUXT_RATE_LIMIT_PER_SECOND: '0.2',
-        NUXT_RATE_LIMIT_BURST: '3',
-        NUXT_RATE_LIMIT_AGENT_PER_SECOND: '0.2',
-        NUXT_RATE_LIMIT_AGENT_BURST: '3',
-        NUXT_RATE_LIMIT_CREATE_PER_MINUTE: '2',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_PER_SECOND: '0.2',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_BURST: '3',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_PER_SECOND: '0.2',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_BURST: '3',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_CREATE_PER_MINUTE: '2',
       },
     })
   })

@@ -18,7 +18,7 @@ let server: TestServer
 
 beforeAll(async () => {
   // Long-polls that would otherwise wait 30 s: only the shutdown can end them quickly.
-  server = await startSessionServer({ env: { NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '30000' } })
+  server = await startSessionServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '30000' } })
 })
 afterAll(() => server?.stop())
 

@@ -9,7 +9,7 @@ import type { TestServer } from '../support/server'
 import { api, createSession, eventually, snapshot, startSessionServer } from '../support/sessions'
 
 /**
- * The built-in AI agent of the built server: configured by NUXT_AI_MODEL, off (and saying how to
+ * The built-in AI agent of the built server: configured by NUXT_DURABLE_SESSIONS_AI_MODEL, off (and saying how to
  * turn it on) without one, driven here by the AI SDK's test model through the same code as a
  * provider's, once against a local OpenAI-compatible server, and carried on across a kill -9.
  */
@@ -47,10 +47,10 @@ describe('without a configured model', () => {
   it('says how to configure one, refuses AI sessions with that sentence, and still takes prompts', async () => {
     const server = await serverWith({})
     const agents = await api(server, 'GET', '/api/agents')
-    expect(agents.body).toEqual({ ai: { available: false, model: null, setup: expect.stringContaining('Set NUXT_AI_MODEL to anthropic:<model> (with ANTHROPIC_API_KEY)') } })
+    expect(agents.body).toEqual({ ai: { available: false, model: null, setup: expect.stringContaining('Set NUXT_DURABLE_SESSIONS_AI_MODEL to anthropic:<model> (with ANTHROPIC_API_KEY)') } })
     const refused = await api(server, 'POST', '/api/sessions', { json: { agent: 'ai' } })
     expect(refused.status).toBe(400)
-    expect(refused.body.message).toContain('agent: "ai" needs a model on this server. No AI model is configured. Set NUXT_AI_MODEL')
+    expect(refused.body.message).toContain('agent: "ai" needs a model on this server. No AI model is configured. Set NUXT_DURABLE_SESSIONS_AI_MODEL')
     expect((await api(server, 'GET', '/api/sessions', { headers: { authorization: `Bearer ${server.token}` } })).body.sessions).toEqual([])
 
     const session = await createSession(server)
@@ -61,21 +61,21 @@ describe('without a configured model', () => {
     expect(state.conversation).toEqual([{ kind: 'prompt', id: 'p1' }])
   })
 
-  it('takes test models only with the test suite\'s flag: NUXT_AI_MODEL=test:… alone leaves the agent off', async () => {
-    const server = await serverWith({ NUXT_AI_MODEL: 'test:quick' })
-    expect((await api(server, 'GET', '/api/agents')).body.ai).toMatchObject({ available: false, setup: expect.stringContaining('NUXT_AI_TEST_MODELS') })
+  it('takes test models only with the test suite\'s flag: NUXT_DURABLE_SESSIONS_AI_MODEL=test:… alone leaves the agent off', async () => {
+    const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'test:quick' })
+    expect((await api(server, 'GET', '/api/agents')).body.ai).toMatchObject({ available: false, setup: expect.stringContaining('NUXT_DURABLE_SESSIONS_AI_TEST_MODELS') })
     expect((await api(server, 'POST', '/api/sessions', { json: { agent: 'ai' } })).status).toBe(400)
   })
 
-  it('names a malformed NUXT_AI_MODEL', async () => {
-    const server = await serverWith({ NUXT_AI_MODEL: 'gpt-5' })
-    expect((await api(server, 'GET', '/api/agents')).body.ai.setup).toContain('NUXT_AI_MODEL="gpt-5" is not <provider>:<model>')
+  it('names a malformed NUXT_DURABLE_SESSIONS_AI_MODEL', async () => {
+    const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'gpt-5' })
+    expect((await api(server, 'GET', '/api/agents')).body.ai.setup).toContain('NUXT_DURABLE_SESSIONS_AI_MODEL="gpt-5" is not <provider>:<model>')
   })
 })
 
-describe('with the AI SDK test model (NUXT_AI_MODEL=test:<scenario>)', () => {
+describe('with the AI SDK test model (NUXT_DURABLE_SESSIONS_AI_MODEL=test:<scenario>)', () => {
   it('answers a collaborator\'s prompt in a session created with {"agent":"ai"}', async () => {
-    const server = await serverWith({ NUXT_AI_MODEL: 'test:quick', NUXT_AI_TEST_MODELS: TEST_MODELS })
+    const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'test:quick', NUXT_DURABLE_SESSIONS_AI_TEST_MODELS: TEST_MODELS })
     expect((await api(server, 'GET', '/api/agents')).body.ai).toMatchObject({ available: true, model: 'test:quick' })
     const session = await aiSession(server)
     expect(session.builtinAgent).toBe('ai')
@@ -89,7 +89,7 @@ describe('with the AI SDK test model (NUXT_AI_MODEL=test:<scenario>)', () => {
   })
 
   it('waits for a collaborator to approve its terminal tool, then goes on — and after a kill -9 mid-answer, finishes it once', async () => {
-    const server = await serverWith({ NUXT_AI_MODEL: 'test:chat', NUXT_AI_TEST_MODELS: TEST_MODELS })
+    const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'test:chat', NUXT_DURABLE_SESSIONS_AI_TEST_MODELS: TEST_MODELS })
     const session = await aiSession(server)
     const ada = await joinAsCollaborator(server, session, 'Ada')
     await prompt(server, session, ada, 'Write something slowly', 'p1')
@@ -111,11 +111,11 @@ describe('with the AI SDK test model (NUXT_AI_MODEL=test:<scenario>)', () => {
   })
 })
 
-describe('with an OpenAI-compatible server (NUXT_AI_MODEL=openai-compatible:<model>)', () => {
+describe('with an OpenAI-compatible server (NUXT_DURABLE_SESSIONS_AI_MODEL=openai-compatible:<model>)', () => {
   it('streams Chat Completions with a tool call into the session', async () => {
     const completions = await startChatCompletionsServer()
     try {
-      const server = await serverWith({ NUXT_AI_MODEL: 'openai-compatible:local-llama', NUXT_AI_BASE_URL: completions.baseUrl, NUXT_AI_API_KEY: 'local-key' })
+      const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'openai-compatible:local-llama', NUXT_DURABLE_SESSIONS_AI_BASE_URL: completions.baseUrl, NUXT_DURABLE_SESSIONS_AI_API_KEY: 'local-key' })
       const session = await aiSession(server)
       const ada = await joinAsCollaborator(server, session, 'Ada')
       await prompt(server, session, ada, 'What time is it?', 'p1')

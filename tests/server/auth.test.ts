@@ -53,7 +53,7 @@ describe('with a server token configured', () => {
 
   beforeAll(async () => {
     // Short long-polls, so a poll at the tail answers quickly.
-    server = await startServer({ env: { NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '500' } })
+    server = await startServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '500' } })
   })
   afterAll(() => server?.stop())
 
@@ -153,11 +153,11 @@ describe('with a server token configured', () => {
   })
 })
 
-describe('with NUXT_STREAMS_AUTH=off', () => {
+describe('with NUXT_DURABLE_SESSIONS_STREAMS_AUTH=off', () => {
   let server: TestServer
 
   beforeAll(async () => {
-    server = await startServer({ env: { NUXT_STREAMS_AUTH: 'off' } })
+    server = await startServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off' } })
   })
   afterAll(() => server?.stop())
 
@@ -176,7 +176,7 @@ describe('without a configured token', () => {
   let server: TestServer
 
   beforeAll(async () => {
-    server = await startServer({ env: { NUXT_STREAMS_TOKEN: '' } })
+    server = await startServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: '' } })
   })
   afterAll(() => server?.stop())
 

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { clientKey, trustedProxyHops } from '../../server/utils/client-address'
 
 /**
- * The pieces of the client address that need no request: how NUXT_TRUST_PROXY reads, and how an
+ * The pieces of the client address that need no request: how NUXT_DURABLE_SESSIONS_TRUST_PROXY reads, and how an
  * address becomes the key limits count by. Requests through proxies are in
  * tests/reliability/connection-limits.test.ts.
  */
 
-describe('NUXT_TRUST_PROXY', () => {
+describe('NUXT_DURABLE_SESSIONS_TRUST_PROXY', () => {
   it('is a number of proxy hops; true and false still mean 1 and 0', () => {
     const cases: Array<[unknown, number]> = [
       [true, 1], ['true', 1], [false, 0], ['false', 0], ['', 0], [undefined, 0],

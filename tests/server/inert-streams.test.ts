@@ -27,7 +27,7 @@ const PAGE = '<!doctype html><svg xmlns="http://www.w3.org/2000/svg"><script>ale
 let server: TestServer
 
 beforeAll(async () => {
-  server = await startServer({ env: { NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '200' } })
+  server = await startServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '200' } })
 })
 afterAll(() => server?.stop())
 

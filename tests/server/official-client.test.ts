@@ -16,7 +16,7 @@ const PAGE_BYTES = 64 * 1024
 
 beforeAll(async () => {
   // Short long-polls, so idle polls come back (204) and get re-issued within a test.
-  server = await startServer({ env: { NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: '1000', NUXT_STREAMS_READ_CHUNK_BYTES: String(PAGE_BYTES) } })
+  server = await startServer({ env: { NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: '1000', NUXT_DURABLE_SESSIONS_STREAMS_READ_CHUNK_BYTES: String(PAGE_BYTES) } })
 })
 afterAll(() => server?.stop())
 
@@ -113,7 +113,7 @@ describe('DurableStream', () => {
   })
 
   it('reads a catch-up that spans several server pages', async () => {
-    // The server pages catch-up reads (NUXT_STREAMS_READ_CHUNK_BYTES, 64 KiB here; §5.6) and
+    // The server pages catch-up reads (NUXT_DURABLE_SESSIONS_STREAMS_READ_CHUNK_BYTES, 64 KiB here; §5.6) and
     // sends Stream-Up-To-Date only on the last page. The client's promise helpers follow pages
     // to up-to-date in live mode. (With live: false, client 0.2.7 stops after the first response
     // whatever the header says — an upstream limitation the README documents.)

@@ -21,11 +21,11 @@ beforeAll(async () => {
     startSessionServer({
       env: {
         // Slow refills, so a slow machine cannot earn a client a token mid-test.
-        NUXT_RATE_LIMIT_PER_SECOND: '0.1',
-        NUXT_RATE_LIMIT_BURST: String(BURST),
-        NUXT_RATE_LIMIT_AGENT_PER_SECOND: '0.1',
-        NUXT_RATE_LIMIT_AGENT_BURST: String(BURST),
-        NUXT_PRESENCE_MAX_USERS_PER_HOUR: '3',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_PER_SECOND: '0.1',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_BURST: String(BURST),
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_PER_SECOND: '0.1',
+        NUXT_DURABLE_SESSIONS_RATE_LIMIT_AGENT_BURST: String(BURST),
+        NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR: '3',
       },
     }),
     startSessionServer(),
@@ -80,7 +80,7 @@ describe('rate limits count events, not requests', () => {
   })
 })
 
-describe('NUXT_PRESENCE_MAX_USERS_PER_HOUR', () => {
+describe('NUXT_DURABLE_SESSIONS_PRESENCE_MAX_USERS_PER_HOUR', () => {
   it('a session admits that many distinct users within an hour; the next is 429 with a message, those counted may come back', async () => {
     const session = await createSession(limited)
     const path = `/api/sessions/${session.id}/presence`

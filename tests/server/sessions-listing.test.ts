@@ -137,7 +137,7 @@ describe('the seeded demo', () => {
   let seeded: TestServer
 
   beforeAll(async () => {
-    seeded = await startSessionServer({ env: { NUXT_SEED_DEMO: 'true' } })
+    seeded = await startSessionServer({ env: { NUXT_DURABLE_SESSIONS_SEED_DEMO: 'true' } })
   })
   afterAll(() => seeded?.stop())
 

@@ -6,9 +6,9 @@ import { DAY_MS, START_OFFSET, api, asServer, createSession, details, joinPresen
 
 /**
  * Retention under a controllable clock: POST /api/admin/retention {now} runs it as of that time.
- * Events older than NUXT_RETENTION_DAYS (30) leave the head of session and agent streams (reads
+ * Events older than NUXT_DURABLE_SESSIONS_RETENTION_DAYS (30) leave the head of session and agent streams (reads
  * before the new head answer 410 Gone), idle sessions go with their streams, and presence keeps
- * NUXT_PRESENCE_RETENTION_MINUTES. Each describe has a server of its own: retention is global.
+ * NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES. Each describe has a server of its own: retention is global.
  */
 
 const MINUTE_MS = 60 * 1000
@@ -144,10 +144,10 @@ describe('sessions idle longer than the retention are deleted with their streams
   })
 })
 
-describe('presence keeps NUXT_PRESENCE_RETENTION_MINUTES of history', () => {
+describe('presence keeps NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES of history', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startSessionServer({ env: { NUXT_PRESENCE_RETENTION_MINUTES: '5' } })
+    server = await startSessionServer({ env: { NUXT_DURABLE_SESSIONS_PRESENCE_RETENTION_MINUTES: '5' } })
   })
   afterAll(() => server?.stop())
 

@@ -1,7 +1,9 @@
 import { MaterializedState } from '@durable-streams/state'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { SessionEvent } from '../../shared/sessions/channels'
-import { applyChange, createSessionState, hasEntity } from '../../shared/sessions/reducer'
+import { applyChange, createSessionState, hasEntity, messageId } from '../../shared/sessions/reducer'
+import type { SessionState } from '../../shared/sessions/reducer'
 import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '../../shared/sessions/selectors'
 import { fromChange, ownerOf, toChange } from '../../shared/sessions/wire'
 import type { ChangeOperation } from '../../shared/sessions/wire'
@@ -76,6 +78,40 @@ describe('the session reducer', () => {
     expect(hasEntity(state, chunk('c2', 'b'))).toBe(true)
     applyChange(state, toChange(chunk('c3', 'c'), 'insert', at(9)))
     expect(state.chunks.map(entry => entry.id)).toEqual(['c2', 'c3'])
+  })
+
+  it('rebuilds a message when one of its chunks is replaced, deleted or moved to another turn', () => {
+    const state = fold([
+      [chunk('c1', 'one '), 'insert'],
+      [chunk('c2', 'two '), 'insert'],
+      [chunk('c3', 'three'), 'insert'],
+      [chunk('d1', 'later', 2), 'insert'],
+      [chunk('c2', 'TWO '), 'update'],
+    ])
+    expect(state.messages.map(message => message.text)).toEqual(['one TWO three', 'later'])
+    applyChange(state, toChange(chunk('c1', ''), 'delete', at(9)))
+    expect(state.messages.map(message => message.text)).toEqual(['TWO three', 'later'])
+    // c3 moves to turn 2: it leaves turn 1 and joins turn 2 at its place in the stream (before d1).
+    applyChange(state, toChange(chunk('c3', 'three', 2), 'update', at(9)))
+    expect(state.messages.map(message => [message.id, message.text])).toEqual([['coder:1', 'TWO '], ['coder:2', 'threelater']])
+    applyChange(state, toChange(chunk('c2', ''), 'delete', at(9)))
+    expect(state.messages.map(message => [message.id, message.text])).toEqual([['coder:2', 'threelater']])
+  })
+
+  it('keeps every message equal to its chunks joined, through random inserts, updates, deletes and a hydration (fixed seed)', () => {
+    /** What the messages must say: each agent turn's chunks, in stream order, joined. */
+    const expected = (state: SessionState) => state.messages.map(message => [message.id, state.chunks.filter(one => messageId(one.agentId, one.turn ?? 0) === message.id).map(one => one.text).join('')])
+    const step = fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), text: fc.string({ maxLength: 3 }), turn: fc.integer({ min: 1, max: 3 }), agent: fc.constantFrom('coder', 'reviewer'), operation: fc.constantFrom<ChangeOperation>('insert', 'update', 'update', 'delete'), hydrate: fc.boolean() })
+    fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+      let state = createSessionState()
+      for (const { id, text, turn, agent, operation, hydrate } of steps) {
+        // A hydrated state is a new object graph (the SSR payload): its bookkeeping starts afresh.
+        if (hydrate) state = JSON.parse(JSON.stringify(state)) as SessionState
+        applyChange(state, JSON.parse(JSON.stringify(toChange(chunk(id, text, turn, agent), operation, at(9)))))
+        expect(state.messages.map(message => [message.id, message.text])).toEqual(expected(state))
+        expect(state.messages.every(message => state.chunks.some(one => messageId(one.agentId, one.turn ?? 0) === message.id))).toBe(true)
+      }
+    }), { seed: 20_261_126, numRuns: 300 })
   })
 
   it('ignores control messages, foreign types and invalid values', () => {

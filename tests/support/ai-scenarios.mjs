@@ -1,5 +1,5 @@
 // Scripted language models for tests, on the AI SDK's own test model (ai/test). Plain ESM so
-// that both the tests and the built server (NUXT_AI_TEST_MODELS, test runs only) can load it.
+// that both the tests and the built server (NUXT_DURABLE_SESSIONS_AI_TEST_MODELS, test runs only) can load it.
 import { simulateReadableStream } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 
@@ -9,7 +9,7 @@ import { MockLanguageModelV4 } from 'ai/test'
  * @typedef {ScriptItem[]} ScriptStep
  */
 
-/** The scenarios the built server can be given as NUXT_AI_MODEL=test:<name>. */
+/** The scenarios the built server can be given as NUXT_DURABLE_SESSIONS_AI_MODEL=test:<name>. */
 export const SCENARIOS = {
   /** A slow answer, then a tool that needs approval, then a last line. */
   chat: {
@@ -31,7 +31,7 @@ function words(sentence, count) {
   return Array.from({ length: count }, (_, i) => list[i % list.length]).join(' ')
 }
 
-/** The model of a named scenario (NUXT_AI_MODEL=test:<name>). */
+/** The model of a named scenario (NUXT_DURABLE_SESSIONS_AI_MODEL=test:<name>). */
 export function scenarioModel(name) {
   const scenario = SCENARIOS[name]
   if (!scenario) throw new Error(`Unknown test scenario ${JSON.stringify(name)}: one of ${Object.keys(SCENARIOS).join(', ')}`)

@@ -12,9 +12,9 @@ export interface Cluster {
 }
 
 export async function startCluster(count: number, options: StartOptions = {}): Promise<Cluster> {
-  const databaseUrl = options.env?.NUXT_DATABASE_URL ?? await createTestDatabase()
-  const token = options.env?.NUXT_STREAMS_TOKEN ?? `cluster-token-${databaseUrl.slice(-12)}`
-  const env = { ...options.env, NUXT_DATABASE_URL: databaseUrl, NUXT_STREAMS_TOKEN: token }
+  const databaseUrl = options.env?.NUXT_DURABLE_SESSIONS_DATABASE_URL ?? await createTestDatabase()
+  const token = options.env?.NUXT_DURABLE_SESSIONS_STREAMS_TOKEN ?? `cluster-token-${databaseUrl.slice(-12)}`
+  const env = { ...options.env, NUXT_DURABLE_SESSIONS_DATABASE_URL: databaseUrl, NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: token }
   // One after the other: each applies (or finds) the migrations before the next starts.
   const servers: TestServer[] = []
   for (let i = 0; i < count; i++) servers.push(await startServer({ ...options, env }))

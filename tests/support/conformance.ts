@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest'
  * printed seed (the same fast-check module serves them) makes every run draw the same cases.
  */
 export const CONFORMANCE_LONG_POLL_TIMEOUT_MS = 2_000
-export const CONFORMANCE_ENV = { NUXT_STREAMS_AUTH: 'off', NUXT_STREAMS_LONG_POLL_TIMEOUT_MS: String(CONFORMANCE_LONG_POLL_TIMEOUT_MS) }
+export const CONFORMANCE_ENV = { NUXT_DURABLE_SESSIONS_STREAMS_AUTH: 'off', NUXT_DURABLE_SESSIONS_STREAMS_LONG_POLL_TIMEOUT_MS: String(CONFORMANCE_LONG_POLL_TIMEOUT_MS) }
 const SEED = 20_261_126
 
 export function runOfficialSuite(start: () => Promise<{ url: string, stop: () => Promise<void> }>): void {

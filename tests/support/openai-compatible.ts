@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
  * result it answers with text that quotes it.
  */
 export interface ChatCompletionsServer {
-  /** The base URL a client is given (NUXT_AI_BASE_URL). */
+  /** The base URL a client is given (NUXT_DURABLE_SESSIONS_AI_BASE_URL). */
   baseUrl: string
   /** The JSON bodies and Authorization headers it received. */
   requests: { body: any, authorization: string | undefined }[]

@@ -13,7 +13,7 @@ export interface TestServer {
   dataDir: string
   /**
    * The bearer token writes need: the configured one, or — when started with
-   * `NUXT_STREAMS_TOKEN: ''` — the one the server generated into `<dataDir>/server-token`.
+   * `NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: ''` — the one the server generated into `<dataDir>/server-token`.
    */
   readonly token: string
   /** Output the process has printed so far. */
@@ -31,6 +31,8 @@ export interface TestServer {
 export interface StartOptions {
   env?: Record<string, string>
   dataDir?: string
+  /** The built server to start. Default: this app's (TEST_SERVER_ENTRY, else .output/server/index.mjs). */
+  entry?: string
 }
 
 /** The build under test; TEST_SERVER_ENTRY points elsewhere, e.g. at a copy kept apart from rebuilds. */
@@ -38,22 +40,22 @@ const ENTRY = resolve(process.env.TEST_SERVER_ENTRY ?? '.output/server/index.mjs
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   // TEST_BACKEND=postgres runs every server test on a fresh PostgreSQL database instead of SQLite.
-  const database = process.env.TEST_BACKEND === 'postgres' && !options.env?.NUXT_DATABASE_URL ? { NUXT_DATABASE_URL: await createTestDatabase() } : {}
+  const database = process.env.TEST_BACKEND === 'postgres' && !options.env?.NUXT_DURABLE_SESSIONS_DATABASE_URL ? { NUXT_DURABLE_SESSIONS_DATABASE_URL: await createTestDatabase() } : {}
   const port = await freePort()
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ds-test-'))
-  const configuredToken = options.env?.NUXT_STREAMS_TOKEN ?? `test-token-${port}`
+  const configuredToken = options.env?.NUXT_DURABLE_SESSIONS_STREAMS_TOKEN ?? `test-token-${port}`
   const url = `http://127.0.0.1:${port}`
   let child: ChildProcess
   let log = ''
 
   const launch = async () => {
-    child = spawn(process.execPath, [ENTRY], {
+    child = spawn(process.execPath, [options.entry ? resolve(options.entry) : ENTRY], {
       env: {
         ...process.env,
         PORT: String(port),
         HOST: '127.0.0.1',
-        NUXT_DATA_DIR: dataDir,
-        NUXT_STREAMS_TOKEN: configuredToken,
+        NUXT_DURABLE_SESSIONS_DATA_DIR: dataDir,
+        NUXT_DURABLE_SESSIONS_STREAMS_TOKEN: configuredToken,
         ...database,
         ...options.env,
       },
@@ -93,7 +95,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   }
 }
 
-/** Where a server started without NUXT_STREAMS_TOKEN keeps the token it generated. */
+/** Where a server started without NUXT_DURABLE_SESSIONS_STREAMS_TOKEN keeps the token it generated. */
 export function serverTokenFile(dataDir: string): string {
   return join(dataDir, 'server-token')
 }

@@ -1,9 +1,10 @@
 import { stream } from '@durable-streams/client'
 import type { SessionEvent } from '../../../shared/sessions/channels'
+import { sessionStreamPath, streamUrlPath } from '../../../shared/sessions/paths'
 import { fromChange } from '../../../shared/sessions/wire'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
-import { backoffDelay } from '../../../utils/backoff'
-import type { BackoffSchedule } from '../../../utils/backoff'
+import { backoffDelay } from '../../../lib/backoff'
+import type { BackoffSchedule } from '../../../lib/backoff'
 import { DurableSessionsError, NetworkError, SessionNotFoundError } from './errors'
 import type { Transport } from './http'
 
@@ -65,7 +66,7 @@ export class SessionFollower {
   }
 
   private get url(): string {
-    return `${this.context.transport.server}/v1/stream/sessions/${encodeURIComponent(this.context.sessionId)}`
+    return `${this.context.transport.server}${streamUrlPath(sessionStreamPath(this.context.sessionId))}`
   }
 
   private async loop(): Promise<void> {

@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_KEY_HEADER } from '../../../shared/sessions/api'
+import { IDEMPOTENCY_KEY_HEADER, isRetryableStatus } from '../../../shared/sessions/api'
 import {
   ConflictError, DurableSessionsError, ForbiddenError, NetworkError, RateLimitedError, SessionClosedError,
   SessionNotFoundError, UnauthorizedError, ValidationError,
@@ -43,10 +43,6 @@ export function normalizeServer(server: string): string {
   return url.href.replace(/\/+$/, '')
 }
 
-/** Session ids are URL-safe base64, so they need no escaping; a stray id is escaped anyway. */
-export const sessionPath = (sessionId: string, action = '') =>
-  `/api/sessions/${encodeURIComponent(sessionId)}${action ? `/${action}` : ''}`
-
 export async function callApi<T>(transport: Transport, call: ApiCall): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...call.headers }
   const body = call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body))
@@ -72,11 +68,10 @@ export async function callApi<T>(transport: Transport, call: ApiCall): Promise<T
   return answer as T
 }
 
-/** Worth sending again: no answer, a timeout, throttling, or a server fault (a restart, disk full). */
+/** Worth sending again: no answer, or a timeout, throttling or a server fault (isRetryableStatus). */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof NetworkError) return true
-  if (!(error instanceof DurableSessionsError)) return false
-  return error.status === 408 || error.status === 429 || error.status >= 500
+  return error instanceof DurableSessionsError && isRetryableStatus(error.status)
 }
 
 interface ProblemBody {
@@ -105,7 +100,7 @@ function apiError(response: Response, body: unknown, transport: Transport, call:
     case 401:
       error = new UnauthorizedError(call.sessionId
         ? `${call.action}: the token is not valid for session ${call.sessionId} on ${transport.server} (401). Pass the agentToken that createSession returned for this session, or the server token. Server said: ${said}`
-        : `${call.action}: ${transport.server} refused the token (401). Pass the server token (NUXT_STREAMS_TOKEN) or none. Server said: ${said}`, status, code, call.sessionId)
+        : `${call.action}: ${transport.server} refused the token (401). Pass the server token (NUXT_DURABLE_SESSIONS_STREAMS_TOKEN) or none. Server said: ${said}`, status, code, call.sessionId)
       break
     case 403:
       error = new ForbiddenError(`${call.action} is not allowed for ${session} (403): ${said}`, status, code, call.sessionId)

@@ -1,12 +1,13 @@
 import type { CreatedSession, SessionDetails, SessionSnapshot, WriteResult } from '../../../shared/sessions/api'
 import { SessionEventInputSchema } from '../../../shared/sessions/channels'
 import type {
-  AgentState, Channel, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
+  AgentState, Channel, Json, SessionEvent, SessionEventInput, TerminalEntry, WorkflowEvent, WorkflowType,
 } from '../../../shared/sessions/channels'
+import { SESSIONS_API_PATH, sessionApiPath, sessionPagePath } from '../../../shared/sessions/paths'
 import type { ChangeOperation } from '../../../shared/sessions/wire'
-import type { BackoffSchedule } from '../../../utils/backoff'
+import type { BackoffSchedule } from '../../../lib/backoff'
 import { ApprovalTimeoutError, ConflictError, SessionClosedError, ValidationError } from './errors'
-import { callApi, formatPath, normalizeServer, sessionPath } from './http'
+import { callApi, formatPath, normalizeServer } from './http'
 import type { Transport } from './http'
 import { randomId } from './random'
 import { SessionFollower } from './follower'
@@ -15,8 +16,6 @@ import type { WriterOptions } from './writer'
 
 /** The most text one chunk or terminal event may carry; longer text is split into several. */
 export const MAX_EVENT_TEXT = 100_000
-
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json }
 
 export interface ConnectionOptions extends WriterOptions {
   /** Origin of the Durable Sessions server, e.g. `http://localhost:3000`. */
@@ -141,7 +140,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Agen
   }).filter(([, value]) => value !== undefined))
   const created = await callApi<CreatedSession>(transport, {
     method: 'POST',
-    path: '/api/sessions',
+    path: SESSIONS_API_PATH,
     body,
     bearer: options.token,
     action: 'Creating a session',
@@ -212,7 +211,7 @@ export class AgentSession {
     this.agentToken = identity.agentToken
     this.agent = identity.agentId
     this.server = transport.server
-    this.url = `${transport.server}/sessions/${encodeURIComponent(identity.id)}`
+    this.url = `${transport.server}${sessionPagePath(identity.id)}`
     this.collaborateUrl = identity.collaboratorKey ? `${this.url}?key=${encodeURIComponent(identity.collaboratorKey)}` : undefined
     this.followFrom = identity.followFrom
     this.writer = new EventWriter({
@@ -315,7 +314,7 @@ export class AgentSession {
   snapshot(): Promise<SessionSnapshot> {
     return callApi<SessionSnapshot>(this.transport, {
       method: 'GET',
-      path: sessionPath(this.id, 'snapshot'),
+      path: sessionApiPath(this.id, 'snapshot'),
       sessionId: this.id,
       action: 'Reading the session',
     })
@@ -418,7 +417,7 @@ export class AgentSession {
     try {
       await callApi(this.transport, {
         method: 'POST',
-        path: sessionPath(this.id, 'events'),
+        path: sessionApiPath(this.id, 'events'),
         body: { channel: 'workflow', data },
         bearer: this.agentToken,
         idempotencyKey: randomId(),
@@ -455,7 +454,7 @@ export class AgentSession {
     await this.writer.flush()
     await callApi<WriteResult>(this.transport, {
       method: 'POST',
-      path: sessionPath(this.id, 'close'),
+      path: sessionApiPath(this.id, 'close'),
       bearer: this.agentToken,
       sessionId: this.id,
       action: 'Closing the session',
@@ -524,7 +523,7 @@ export class AgentSession {
     if (this.agent) return
     const details = await callApi<SessionDetails>(this.transport, {
       method: 'GET',
-      path: sessionPath(this.id),
+      path: sessionApiPath(this.id),
       sessionId: this.id,
       action: 'Looking up the session',
     })

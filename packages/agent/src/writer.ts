@@ -1,8 +1,9 @@
 import type { WriteResult } from '../../../shared/sessions/api'
 import type { SessionEventInput } from '../../../shared/sessions/channels'
-import { backoffDelay } from '../../../utils/backoff'
-import type { BackoffSchedule } from '../../../utils/backoff'
-import { callApi, isRetryable, sessionPath } from './http'
+import { sessionApiPath } from '../../../shared/sessions/paths'
+import { backoffDelay } from '../../../lib/backoff'
+import type { BackoffSchedule } from '../../../lib/backoff'
+import { callApi, isRetryable } from './http'
 import type { ApiFailure, Transport } from './http'
 import { randomId } from './random'
 
@@ -235,7 +236,7 @@ export class EventWriter {
       try {
         this.lastResult = await callApi<WriteResult>(this.context.transport, {
           method: 'POST',
-          path: sessionPath(this.context.sessionId, 'events'),
+          path: sessionApiPath(this.context.sessionId, 'events'),
           rawBody: batch.body,
           bearer: this.context.bearer,
           idempotencyKey: batch.key,

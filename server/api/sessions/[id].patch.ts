@@ -1,4 +1,4 @@
-import { UpdateSessionBodySchema } from '#shared/sessions/api'
+import { UpdateSessionBodySchema } from '#layers/durable-sessions/shared/sessions/api'
 
 /** Lists (`{public: true}`) or unlists the session (agent token or server token). */
 export default defineApiHandler(async (event) => {

@@ -1,4 +1,4 @@
-import { CreateSessionBodySchema } from '#shared/sessions/api'
+import { CreateSessionBodySchema } from '#layers/durable-sessions/shared/sessions/api'
 import { SessionError } from '../../sessions/errors'
 
 /**

@@ -1,4 +1,4 @@
-import { LookupSessionsBodySchema } from '#shared/sessions/api'
+import { LookupSessionsBodySchema } from '#layers/durable-sessions/shared/sessions/api'
 
 /**
  * The sessions of the given ids that exist (a browser's own list: ids it created or opened).

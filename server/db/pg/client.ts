@@ -13,7 +13,7 @@ export type PgDatabase = PostgresJsDatabase<Record<string, never>>
 const MIGRATION_LOCK = 7_190_431_001
 
 export interface PostgresOptions {
-  /** Connections in the pool (NUXT_DATABASE_POOL_SIZE). */
+  /** Connections in the pool (NUXT_DURABLE_SESSIONS_DATABASE_POOL_SIZE). */
   max: number
 }
 

@@ -2,10 +2,11 @@ import type { ChatTransport, UIMessage, UIMessageChunk } from 'ai'
 import type { SessionSnapshot, WriteResult } from '../../../../shared/sessions/api'
 import { COLLABORATOR_KEY_HEADER, PRESENCE_KEY_HEADER } from '../../../../shared/sessions/api'
 import type { Prompt } from '../../../../shared/sessions/channels'
+import { sessionApiPath } from '../../../../shared/sessions/paths'
 import { AnswerChunks } from '../conversation/answer-chunks'
 import { ValidationError } from '../errors'
 import { SessionFollower } from '../follower'
-import { callApi, normalizeServer, sessionPath } from '../http'
+import { callApi, normalizeServer } from '../http'
 import type { Transport } from '../http'
 
 export interface SessionChatTransportOptions {
@@ -61,7 +62,7 @@ export class SessionChatTransport implements ChatTransport<UIMessage> {
     if (!message || !text.trim()) throw new ValidationError('There is no user message with text to send', [{ path: 'messages', message: 'no user text' }])
     const written = await callApi<WriteResult>(this.transport, {
       method: 'POST',
-      path: sessionPath(this.options.sessionId, 'events'),
+      path: sessionApiPath(this.options.sessionId, 'events'),
       body: { channel: 'prompts', data: { id: message.id, text, ...(this.options.agentId ? { agentId: this.options.agentId } : {}) } },
       headers: this.credentials(),
       // Derived from the message: a retried post of this prompt lands once.
@@ -78,7 +79,7 @@ export class SessionChatTransport implements ChatTransport<UIMessage> {
   async reconnectToStream({ chatId, abortSignal }: Parameters<ChatTransport<UIMessage>['reconnectToStream']>[0]): Promise<ReadableStream<UIMessageChunk> | null> {
     const snapshot = await callApi<SessionSnapshot>(this.transport, {
       method: 'GET',
-      path: sessionPath(this.options.sessionId, 'snapshot'),
+      path: sessionApiPath(this.options.sessionId, 'snapshot'),
       sessionId: this.options.sessionId,
       signal: abortSignal,
       action: 'Reading the session',

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { SessionEventInputSchema } from '#shared/sessions/channels'
+import { SessionEventInputSchema } from '#layers/durable-sessions/shared/sessions/channels'
 
 const EventBatchSchema = z.array(SessionEventInputSchema).min(1).max(1000)
 

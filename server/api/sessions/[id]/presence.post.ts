@@ -1,4 +1,4 @@
-import { PresenceBodySchema } from '#shared/sessions/api'
+import { PresenceBodySchema } from '#layers/durable-sessions/shared/sessions/api'
 
 /**
  * Join (answers a presence key), heartbeat, update (cursor) or leave — the last three with the

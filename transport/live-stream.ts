@@ -2,8 +2,10 @@ import { stream } from '@durable-streams/client'
 import type { HeadersRecord } from '@durable-streams/client'
 import { isClient } from '@vueuse/core'
 import { shallowRef } from 'vue'
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff'
-import type { BackoffSchedule } from './backoff'
+import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff'
+import type { BackoffSchedule } from '../lib/backoff'
+import { toSessionApiError } from './errors'
+import type { SessionApiError } from './errors'
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'error'
 
@@ -40,28 +42,13 @@ export interface LiveStreamOptions {
   /** `offset()` fell behind retention (410 Gone): re-seed the consumer so `offset()` is valid again. */
   onGone?: () => Promise<void>
   onReconnect?: (info: ReconnectInfo) => void
-  onError?: (error: Error) => void
+  onError?: (error: SessionApiError) => void
   onStatus?: (status: LiveStatus) => void
   /** Default: globalThis.fetch. */
   fetch?: typeof fetch
   headers?: HeadersRecord
   /** Default: 1000 ms, ×2, capped at 30000 ms, unlimited retries. */
   backoff?: Partial<BackoffSchedule>
-}
-
-/** An HTTP status on an error from the client library or our API layer, if it has one. */
-export function errorStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status
-  return typeof status === 'number' && status > 0 ? status : undefined
-}
-
-/** 4xx answers other than timeouts and throttling will not change by asking again. */
-function isPermanent(status: number | undefined): boolean {
-  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }
 
 /**
@@ -73,7 +60,7 @@ function toError(error: unknown): Error {
  */
 export class LiveStream {
   readonly status = shallowRef<LiveStatus>('connecting')
-  readonly lastError = shallowRef<Error | null>(null)
+  readonly lastError = shallowRef<SessionApiError | null>(null)
   /** When the next attempt starts (ms since epoch) while waiting to reconnect; otherwise null. */
   readonly nextRetryAt = shallowRef<number | null>(null)
   /** Failed attempts since the stream was last live. */
@@ -132,7 +119,6 @@ export class LiveStream {
       if (!isCurrent()) return
       const from = this.options.offset()
       let position = from
-      let closed = false
       const response = await stream<unknown>({
         url: this.options.url,
         offset: from,
@@ -164,8 +150,10 @@ export class LiveStream {
             return
           }
           position = batch.offset
-          if (batch.streamClosed) closed = true
-          if (batch.upToDate || batch.streamClosed) this.markLive(from)
+          // The library may settle `closed` before it hands over the last batch: the batch that
+          // carries the end is what ends the stream, whichever comes first.
+          if (batch.streamClosed) this.end()
+          else if (batch.upToDate) this.markLive(from)
         })
         response.closed.then(resolve, reject)
       })
@@ -174,10 +162,8 @@ export class LiveStream {
         void this.connect()
         return
       }
-      if (closed || response.streamClosed) {
-        // EOF: the session ended. Nothing more will come, so nothing to reconnect to.
-        this.running = false
-        this.setStatus('closed')
+      if (response.streamClosed || !this.running) {
+        this.end()
         return
       }
       throw new Error('The live connection ended')
@@ -188,7 +174,7 @@ export class LiveStream {
         void this.connect()
         return
       }
-      await this.fail(toError(error))
+      await this.fail(toSessionApiError(error))
     }
     finally {
       // An ended connection is not aborted later: there is nothing left to cancel, and happy-dom
@@ -197,9 +183,9 @@ export class LiveStream {
     }
   }
 
-  private async fail(error: Error): Promise<void> {
-    let permanent = isPermanent(errorStatus(error))
-    if (errorStatus(error) === 410 && this.options.onGone) {
+  private async fail(error: SessionApiError): Promise<void> {
+    let permanent = !error.retryable
+    if (error.status === 410 && this.options.onGone) {
       // Behind retention: re-seed and resume at once; if that keeps failing, back off like any outage.
       permanent = false
       const generation = this.generation
@@ -212,8 +198,8 @@ export class LiveStream {
         }
       }
       catch (recoveryError) {
-        error = toError(recoveryError)
-        permanent = isPermanent(errorStatus(error))
+        error = toSessionApiError(recoveryError)
+        permanent = !error.retryable
       }
     }
     this.lastError.value = error
@@ -234,8 +220,17 @@ export class LiveStream {
     }, delay)
   }
 
+  /** EOF: the session ended. Nothing more will come, so there is nothing to reconnect to. */
+  private end(): void {
+    this.running = false
+    this.clearRetry()
+    if (isClient) window.removeEventListener('online', this.onOnline)
+    this.setStatus('closed')
+  }
+
   private markLive(offset: string): void {
-    if (this.status.value === 'live') return
+    // An ended stream never goes live again, however late a batch of it is handed over.
+    if (!this.running || this.status.value === 'live') return
     const recovered = this.droppedAt !== null
     const info: ReconnectInfo = { attempts: this.attempt.value, offset, downtimeMs: recovered ? Date.now() - this.droppedAt! : 0 }
     this.attempt.value = 0

@@ -1,7 +1,7 @@
 import type { Definition, List, ListItem, Nodes, PhrasingContent, RootContent, Table } from 'mdast'
 import { h, type VNode, type VNodeArrayChildren } from 'vue'
-import { type MarkdownSection, parseMarkdown } from './markdown'
-import { safeWebUrl } from './web-url'
+import { type MarkdownSection, parseMarkdown } from '../../lib/markdown'
+import { safeWebUrl } from '../../lib/web-url'
 
 /**
  * mdast → VNodes. Strings go in as VNode children, which Vue writes as text nodes (escaped in

@@ -1,8 +1,9 @@
 import type { Pinia } from 'pinia'
 import { computed, shallowReactive } from 'vue'
 import type { ComputedRef } from 'vue'
-import type { WriteResult } from '#shared/sessions/api'
-import { SessionApiError } from './session-api'
+import type { WriteResult } from '#layers/durable-sessions/shared/sessions/api'
+import { toSessionApiError } from '../transport/errors'
+import type { SessionApiError } from '../transport/errors'
 
 export type WriteStatus = 'pending' | 'retrying' | 'confirmed' | 'failed'
 
@@ -20,7 +21,7 @@ export interface TrackedWrite {
   createdAt: number
   /** Where the write landed (the stream's offset after it), once confirmed. */
   offset?: string
-  error?: Error
+  error?: SessionApiError
 }
 
 export interface WriteRequest {
@@ -32,7 +33,7 @@ export interface WriteRequest {
   /** Shows the write before it is sent. */
   apply?: () => void
   /** Undoes `apply` after the last attempt failed. */
-  rollback?: (error: Error) => void
+  rollback?: (error: SessionApiError) => void
   /** Retries after the first attempt. Default: the manager's (3). */
   retries?: number
   /** List the write in `writes`. Default true; high-rate cursor moves are not worth listing. */
@@ -41,7 +42,7 @@ export interface WriteRequest {
 
 export type WriteOutcome =
   | { ok: true, key: string, offset: string }
-  | { ok: false, key: string, error: Error }
+  | { ok: false, key: string, error: SessionApiError }
 
 export interface WriteManagerOptions {
   /** Retries after a failed first attempt. Default 3. */
@@ -98,9 +99,8 @@ export class WriteManager {
         return { ok: true, key, offset: result.offset }
       }
       catch (caught) {
-        const error = caught instanceof Error ? caught : new Error(String(caught))
-        const retryable = !(error instanceof SessionApiError) || error.retryable
-        if (retryable && attempt <= retries) {
+        const error = toSessionApiError(caught)
+        if (error.retryable && attempt <= retries) {
           if (write) Object.assign(write, { status: 'retrying', error })
           await sleep(this.options.retryDelayMs)
           continue

@@ -1,17 +1,3 @@
-import type { TerminalEntry } from '#shared/sessions/channels'
-
-/** View-model types the viewer components take as props (the page maps store state onto them). */
-
-/** State of the live connection to the session stream. */
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'error'
-
-/** A terminal line as the viewer shows it: optimistic input is `pending` until the stream confirms it. */
-export type TerminalLineView = TerminalEntry & {
-  pending?: boolean
-  /** Set when an optimistic write was rolled back: the line stays, marked, with this reason. */
-  error?: string | null
-}
-
 /** Panels the viewer can show; the embed route picks a subset with `?panels=`. */
 export const SESSION_PANELS = ['messages', 'terminal', 'tools', 'approvals'] as const
 export type SessionPanel = (typeof SESSION_PANELS)[number]

@@ -1,14 +1,16 @@
 import { getActivePinia } from 'pinia'
 import type { Pinia } from 'pinia'
-import { PRESENCE_KEY_HEADER } from '#shared/sessions/api'
-import type { PresenceBody } from '#shared/sessions/api'
-import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '#shared/sessions/channels'
-import { nextPresence } from '#shared/sessions/presence'
+import { PRESENCE_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
+import type { PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
+import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { useSessionStore } from '../stores/session'
 import type { LocalEvent, LocalWriteToken } from '../stores/session'
-import { SessionApiError, postEvents, postPresence } from './session-api'
-import type { SessionClientOptions } from './session-api'
-import { credentialHeaders, presenceKeyFor, rememberPresenceKey } from './session-credentials'
+import { SessionApiError } from '../transport/errors'
+import { postEvents, postPresence } from '../transport/session-api'
+import type { SessionClientOptions } from '../transport/session-api'
+import { credentialHeaders, presenceKeyFor, rememberPresenceKey } from '../transport/session-credentials'
+import { currentPinia } from './pinia'
 import { writeManagerFor } from './write-manager'
 import type { WriteManager, WriteOutcome } from './write-manager'
 
@@ -26,6 +28,18 @@ export interface SessionWriteOptions extends SessionClientOptions {
   retries?: number
 }
 
+/** Where a composable's options say its writes go: the API, the Pinia, and the `writes` overrides. */
+export interface WriteSource extends SessionClientOptions {
+  /** Default: the app's Pinia (currentPinia). */
+  pinia?: Pinia | null
+  writes?: Pick<SessionWriteOptions, 'headers' | 'retries' | 'manager'>
+}
+
+/** The options of every write a composable sends; resolved once, in its setup. */
+export function writeOptionsOf(source: WriteSource): SessionWriteOptions {
+  return { ...source.writes, baseUrl: source.baseUrl, fetch: source.fetch, pinia: currentPinia(source.pinia) }
+}
+
 export type SendResult<T> = WriteOutcome & { event: T }
 
 export interface WriteCallbacks<T> {
@@ -34,7 +48,7 @@ export interface WriteCallbacks<T> {
   /** The server accepted it; `offset` is the stream's offset after the write. */
   onConfirm?: (event: T, offset: string) => void
   /** Every attempt failed and the entry was removed again. */
-  onRollback?: (event: T, error: Error) => void
+  onRollback?: (event: T, error: SessionApiError) => void
 }
 
 export type TerminalInputCallbacks = WriteCallbacks<TerminalEntry>

@@ -1,43 +1,28 @@
 import { isClient } from '@vueuse/core'
-import { IDEMPOTENCY_KEY_HEADER } from '#shared/sessions/api'
-import type { PresenceBody, PresenceWriteResult, SessionDetails, SessionLookup, SessionSnapshot, WriteResult } from '#shared/sessions/api'
-import type { SessionEventInput } from '#shared/sessions/channels'
+import { IDEMPOTENCY_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
+import type {
+  CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, SessionDetails, SessionList, SessionLookup, SessionSnapshot, WriteResult,
+} from '#layers/durable-sessions/shared/sessions/api'
+import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
+import { SESSIONS_API_PATH, SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { SessionApiError, toError } from './errors'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
 export interface SessionClientOptions {
-  /** Origin of the app server. Default: the page's origin (required outside a browser). */
+  /**
+   * Origin of the app server. Default: the page's origin (required outside a browser). `''` keeps
+   * URLs relative, for a `fetch` that resolves them itself (the server's own, during SSR).
+   */
   baseUrl?: string
   /** fetch implementation. Default: globalThis.fetch, looked up per request. */
   fetch?: typeof fetch
 }
 
-/** A refused or failed API call; `status` 0 means the request never got an answer. */
-export class SessionApiError extends Error {
-  constructor(message: string, readonly status: number, readonly code?: string) {
-    super(message)
-    this.name = 'SessionApiError'
-  }
-
-  /** Worth asking again: no answer, a timeout, throttling or a server fault. */
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500
-  }
-}
-
 export function resolveBaseUrl(options: SessionClientOptions = {}): string {
-  if (options.baseUrl) return options.baseUrl.replace(/\/+$/, '')
+  if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, '')
   if (isClient) return window.location.origin
   throw new Error('The session client needs options.baseUrl outside a browser')
 }
-
-/** Agent ids are restricted to `[\w.:-]`, all safe in a path; session ids are URL-safe base64. */
-const segment = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ':')
-
-export const sessionStreamUrl = (base: string, sessionId: string) => `${base}/v1/stream/sessions/${segment(sessionId)}`
-export const presenceStreamUrl = (base: string, sessionId: string) => `${sessionStreamUrl(base, sessionId)}/presence`
-export const agentStreamUrl = (base: string, agentId: string) => `${base}/v1/stream/agents/${segment(agentId)}`
-export const sessionApiUrl = (base: string, sessionId: string, action = '') =>
-  `${base}/api/sessions/${segment(sessionId)}${action ? `/${action}` : ''}`
 
 interface ApiRequest {
   method?: string
@@ -61,7 +46,7 @@ async function request<T>(url: string, init: ApiRequest, options: SessionClientO
   }
   catch (error) {
     if (init.signal?.aborted) throw new SessionApiError('The request was aborted', 0, 'aborted')
-    throw new SessionApiError(`No answer from ${url}: ${error instanceof Error ? error.message : String(error)}`, 0)
+    throw new SessionApiError(`No answer from ${url}: ${toError(error).message}`, 0, undefined, { cause: error })
   }
   const text = await response.text()
   let body: unknown
@@ -80,16 +65,43 @@ async function request<T>(url: string, init: ApiRequest, options: SessionClientO
 }
 
 export function fetchSnapshot(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionSnapshot> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'snapshot'), { signal }, options)
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'snapshot')}`, { signal }, options)
 }
 
 export function fetchDetails(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionDetails> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId), { signal }, options)
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId)}`, { signal }, options)
+}
+
+export interface ListSessionsQuery {
+  /** Only sessions whose title contains this. */
+  q?: string
+  /** Page size (1–100). Default 20. */
+  limit?: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+/** Public sessions (every session with the server token), newest first, a page at a time. */
+export function listSessions(query: ListSessionsQuery = {}, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionList> {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(name, String(value))
+  const search = params.size ? `?${params}` : ''
+  return request(`${resolveBaseUrl(options)}${SESSIONS_API_PATH}${search}`, { signal }, options)
+}
+
+/** A new session; its agent token and collaborator key are in this answer only. */
+export function createSession(body: CreateSessionBody, options: SessionClientOptions = {}): Promise<CreatedSession> {
+  return request(`${resolveBaseUrl(options)}${SESSIONS_API_PATH}`, { method: 'POST', body }, options)
+}
+
+/** Runs the scripted demo agent in the server on a session (its agent token). */
+export function startDemo(sessionId: string, agentToken: string, options: SessionClientOptions = {}): Promise<unknown> {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'demo')}`, { method: 'POST', body: {}, headers: { authorization: `Bearer ${agentToken}` } }, options)
 }
 
 /** The sessions of these ids that exist, newest first (ids go in the body: they are secrets). */
 export function lookupSessions(ids: string[], q: string | undefined, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionLookup> {
-  return request(`${resolveBaseUrl(options)}/api/sessions/lookup`, { method: 'POST', body: { ids, ...(q ? { q } : {}) }, signal }, options)
+  return request(`${resolveBaseUrl(options)}${SESSIONS_LOOKUP_PATH}`, { method: 'POST', body: { ids, ...(q ? { q } : {}) }, signal }, options)
 }
 
 export interface WriteInit {
@@ -99,7 +111,7 @@ export interface WriteInit {
 }
 
 export function postEvents(sessionId: string, events: SessionEventInput | SessionEventInput[], init: WriteInit, options: SessionClientOptions = {}): Promise<WriteResult> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'events'), {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'events')}`, {
     method: 'POST',
     body: events,
     headers: withIdempotency(init),
@@ -108,7 +120,7 @@ export function postEvents(sessionId: string, events: SessionEventInput | Sessio
 }
 
 export function postPresence(sessionId: string, body: PresenceBody, init: WriteInit, options: SessionClientOptions = {}): Promise<PresenceWriteResult> {
-  return request(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'presence')}`, {
     method: 'POST',
     body,
     headers: withIdempotency(init),
@@ -123,7 +135,7 @@ export function postPresence(sessionId: string, body: PresenceBody, init: WriteI
 export function sendPresenceOnUnload(sessionId: string, body: PresenceBody, headers: Record<string, string>, options: SessionClientOptions = {}): void {
   if (!isClient) return
   const fetchImpl = options.fetch ?? globalThis.fetch
-  void fetchImpl(sessionApiUrl(resolveBaseUrl(options), sessionId, 'presence'), {
+  void fetchImpl(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'presence')}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),

@@ -1,4 +1,4 @@
-import type { WorkflowEvent } from '#shared/sessions/channels'
+import type { WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 
 /** Human wording for workflow events; payloads are free-form, so every field is read defensively. */
 

@@ -2,17 +2,22 @@ import { getActivePinia } from 'pinia'
 import type { Pinia } from 'pinia'
 import { computed } from 'vue'
 import type { ComputedRef } from 'vue'
-import type { SessionEvent } from '#shared/sessions/channels'
-import { SessionEventRouter } from '#shared/sessions/router'
-import { fromChange } from '#shared/sessions/wire'
-import type { ChangeOperation } from '#shared/sessions/wire'
+import type { SessionEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { presenceStreamPath, sessionStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
+import { fromChange } from '#layers/durable-sessions/shared/sessions/wire'
+import type { ChangeOperation } from '#layers/durable-sessions/shared/sessions/wire'
 import { useSessionStore } from '../stores/session'
 import type { SessionStore } from '../stores/session'
-import type { BackoffSchedule } from './backoff'
-import { LiveStream } from './live-stream'
-import type { LiveBatch, LiveStatus, ReconnectInfo } from './live-stream'
-import { fetchDetails, fetchSnapshot, presenceStreamUrl, resolveBaseUrl, sessionStreamUrl } from './session-api'
-import type { SessionClientOptions } from './session-api'
+import type { BackoffSchedule } from '../lib/backoff'
+import { LiveStream } from '../transport/live-stream'
+import type { LiveBatch, LiveStatus, LiveStreamOptions, ReconnectInfo } from '../transport/live-stream'
+import { toError } from '../transport/errors'
+import type { SessionApiError } from '../transport/errors'
+import { fetchDetails, fetchSnapshot, resolveBaseUrl } from '../transport/session-api'
+import type { SessionClientOptions } from '../transport/session-api'
+import { Listeners } from './listeners'
+import { perPinia } from './ref-counted'
 
 export type SessionStreamName = 'session' | 'presence'
 
@@ -55,14 +60,13 @@ export class SessionSubscription {
   readonly presence: LiveStream
   /** The session stream's status: it decides whether the session is live, ended or failing. */
   readonly status: ComputedRef<LiveStatus>
-  readonly lastError: ComputedRef<Error | null>
+  readonly lastError: ComputedRef<SessionApiError | null>
   readonly nextRetryAt: ComputedRef<number | null>
 
-  private readonly listeners = new Set<SessionCallbacks>()
+  private readonly listeners = new Listeners<SessionCallbacks>('subscription')
   private hydrating?: Promise<void>
 
   constructor(readonly sessionId: string, readonly store: SessionStore, private readonly options: SessionSubscriptionOptions = {}) {
-    const base = resolveBaseUrl(options)
     this.router = new SessionEventRouter({
       // A failing handler is a bug worth seeing even when nobody listens for errors.
       onError: (error, event) => {
@@ -70,38 +74,22 @@ export class SessionSubscription {
         this.reportError(error)
       },
     })
-    const common = {
-      fetch: options.fetch,
-      backoff: options.backoff,
-      prepare: () => this.ensureHydrated(),
-      onError: (error: Error) => this.reportError(error),
-    }
-    this.main = new LiveStream({
-      ...common,
-      url: sessionStreamUrl(base, sessionId),
-      offset: () => store.offset,
-      onBatch: batch => this.onBatch('session', batch),
+    this.main = this.follow('session', sessionStreamPath(sessionId), () => store.offset, {
       // History before our offset was trimmed by retention: start over from a fresh snapshot.
       onGone: async () => {
         store.hydrate(await fetchSnapshot(sessionId, options), { force: true })
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'session' })),
       onStatus: (status) => {
-        this.emit(listener => listener.onStatus?.(status))
-        if (status === 'closed') this.emit(listener => listener.onClose?.())
+        this.listeners.emit(listener => listener.onStatus?.(status))
+        if (status === 'closed') this.listeners.emit(listener => listener.onClose?.())
       },
     })
-    this.presence = new LiveStream({
-      ...common,
-      url: presenceStreamUrl(base, sessionId),
-      offset: () => store.presenceOffset,
-      onBatch: batch => this.onBatch('presence', batch),
+    this.presence = this.follow('presence', presenceStreamPath(sessionId), () => store.presenceOffset, {
       // Presence keeps minutes of history: a tab asleep longer re-reads who is here.
       onGone: async () => {
         const details = await fetchDetails(sessionId, options)
         store.replacePresence(details.presence, details.presenceOffset)
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.({ ...info, stream: 'presence' })),
     })
     this.status = computed(() => this.main.status.value)
     this.lastError = computed(() => this.main.lastError.value ?? this.presence.lastError.value)
@@ -124,10 +112,23 @@ export class SessionSubscription {
   }
 
   listen(callbacks: SessionCallbacks): () => void {
-    this.listeners.add(callbacks)
-    return () => {
-      this.listeners.delete(callbacks)
-    }
+    return this.listeners.add(callbacks)
+  }
+
+  /** One of the session's streams, read into the store from where the store stands in it. */
+  private follow(stream: SessionStreamName, path: string, offset: () => string, own: Pick<LiveStreamOptions, 'onGone' | 'onStatus'>): LiveStream {
+    return new LiveStream({
+      ...own,
+      url: `${resolveBaseUrl(this.options)}${streamUrlPath(path)}`,
+      fetch: this.options.fetch,
+      backoff: this.options.backoff,
+      offset,
+      // Both streams wait for the store's snapshot (when it has none) before reading.
+      prepare: () => this.ensureHydrated(),
+      onBatch: batch => this.onBatch(stream, batch),
+      onError: error => this.reportError(error),
+      onReconnect: info => this.listeners.emit(listener => listener.onReconnect?.({ ...info, stream })),
+    })
   }
 
   private ensureHydrated(): Promise<void> {
@@ -154,35 +155,19 @@ export class SessionSubscription {
       if (!decoded) continue
       this.router.route(decoded.event)
       const meta: SessionEventMeta = { stream, offset: batch.to, operation: decoded.operation }
-      this.emit(listener => listener.onEvent?.(decoded.event, meta))
+      this.listeners.emit(listener => listener.onEvent?.(decoded.event, meta))
     }
     return true
   }
 
   private reportError(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(String(error))
-    this.emit(listener => listener.onError?.(failure))
-  }
-
-  private emit(call: (listener: SessionCallbacks) => void): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        call(listener)
-      }
-      catch (error) {
-        console.error('[sessions] subscription callback failed', error)
-      }
-    }
+    const failure = toError(error)
+    this.listeners.emit(listener => listener.onError?.(failure))
   }
 }
 
-interface RegistryEntry {
-  subscription: SessionSubscription
-  refs: number
-}
-
-/** Open subscriptions by Pinia (one app, or one SSR request) and `baseUrl|sessionId`. */
-const registries = new WeakMap<Pinia, Map<string, RegistryEntry>>()
+/** Open subscriptions by Pinia and `baseUrl|sessionId`. */
+const subscriptionsOf = perPinia<SessionSubscription>(subscription => subscription.stop())
 
 export interface SessionHandle {
   subscription: SessionSubscription
@@ -198,38 +183,17 @@ export function acquireSession(sessionId: string, options: SessionSubscriptionOp
   const pinia = options.pinia ?? getActivePinia()
   if (!pinia) throw new Error('A session subscription needs an active Pinia, or options.pinia')
   const base = resolveBaseUrl(options)
-  const key = `${base}|${sessionId}`
-  let registry = registries.get(pinia)
-  if (!registry) {
-    registry = new Map()
-    registries.set(pinia, registry)
-  }
-  let entry = registry.get(key)
-  if (!entry) {
+  const lease = subscriptionsOf(pinia).acquire(`${base}|${sessionId}`, () => {
     const subscription = new SessionSubscription(sessionId, useSessionStore(sessionId, pinia), { ...options, baseUrl: base })
-    entry = { subscription, refs: 0 }
-    registry.set(key, entry)
     subscription.start()
-  }
-  entry.refs++
-  const owned = entry
-  const owner = registry
-  let released = false
-  return {
-    subscription: owned.subscription,
-    release: () => {
-      if (released) return
-      released = true
-      if (--owned.refs > 0) return
-      owned.subscription.stop()
-      if (owner.get(key) === owned) owner.delete(key)
-    },
-  }
+    return subscription
+  })
+  return { subscription: lease.value, release: lease.release }
 }
 
 /** How many session subscriptions are open for a Pinia (devtools, tests). */
 export function openSessionSubscriptions(pinia: Pinia | undefined = getActivePinia()): number {
-  return pinia ? registries.get(pinia)?.size ?? 0 : 0
+  return pinia ? subscriptionsOf(pinia).size : 0
 }
 
 /**

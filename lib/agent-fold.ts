@@ -1,12 +1,10 @@
-import type { AgentStatus, SessionEvent, ToolCall } from '#shared/sessions/channels'
+import type { AgentStatus, Json, SessionEvent, ToolCall } from '#layers/durable-sessions/shared/sessions/channels'
 import { STREAM_START_OFFSET } from './offsets'
 
 /**
  * An agent's state as its stream `agents/<agentId>` describes it, folded from the session events
  * that name the agent. Pure functions over a plain object, which the feed makes reactive.
  */
-
-type Json = ToolCall['input']
 
 /** The spec's agent steps, as recovered from the events an agent stream carries. */
 export type AgentStep =

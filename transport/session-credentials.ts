@@ -1,6 +1,6 @@
 import { isClient } from '@vueuse/core'
-import { COLLABORATOR_KEY_HEADER, MAX_LOOKUP_IDS, PRESENCE_KEY_HEADER } from '#shared/sessions/api'
-import type { CreatedSession } from '#shared/sessions/api'
+import { COLLABORATOR_KEY_HEADER, MAX_LOOKUP_IDS, PRESENCE_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
+import type { CreatedSession } from '#layers/durable-sessions/shared/sessions/api'
 
 /**
  * Per-session capabilities this browser holds, and the sessions it knows. All live in

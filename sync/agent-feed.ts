@@ -1,14 +1,17 @@
-import type { AgentState } from '#shared/sessions/channels'
-import { fromChange } from '#shared/sessions/wire'
-import { createAgentFeedState, foldAgentEvent } from './agent-fold'
-import type { AgentFeedState, AgentStep } from './agent-fold'
-import type { BackoffSchedule } from './backoff'
-import { LiveStream } from './live-stream'
-import type { LiveStatus, ReconnectInfo } from './live-stream'
-import { fitBatch, STREAM_START_OFFSET } from './offsets'
-import { reactiveState } from './reactive-state'
-import { agentStreamUrl, resolveBaseUrl } from './session-api'
-import type { SessionClientOptions } from './session-api'
+import { reactive } from 'vue'
+import type { AgentState } from '#layers/durable-sessions/shared/sessions/channels'
+import { agentStreamPath, streamUrlPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { fromChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { createAgentFeedState, foldAgentEvent } from '../lib/agent-fold'
+import type { AgentFeedState, AgentStep } from '../lib/agent-fold'
+import type { BackoffSchedule } from '../lib/backoff'
+import { LiveStream } from '../transport/live-stream'
+import type { LiveStatus, ReconnectInfo } from '../transport/live-stream'
+import { fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
+import { resolveBaseUrl } from '../transport/session-api'
+import type { SessionClientOptions } from '../transport/session-api'
+import { Listeners } from './listeners'
+import { RefCountedMap } from './ref-counted'
 
 export interface AgentEventMeta {
   sessionId: string
@@ -39,13 +42,14 @@ export interface AgentFeedOptions extends SessionClientOptions {
 export class AgentFeed {
   readonly state: AgentFeedState
   readonly live: LiveStream
-  private readonly listeners = new Set<AgentCallbacks>()
+  private readonly listeners = new Listeners<AgentCallbacks>('agent')
   private caughtUp = false
 
   constructor(readonly agentId: string, private readonly options: AgentFeedOptions = {}) {
-    this.state = reactiveState<AgentFeedState>(createAgentFeedState(options.offset))
+    // Typed as the plain state: Vue's deep unwrapping of the tool calls' JSON type exceeds TypeScript's limit (TS2589).
+    this.state = reactive<object>(createAgentFeedState(options.offset)) as AgentFeedState
     this.live = new LiveStream({
-      url: agentStreamUrl(resolveBaseUrl(options), agentId),
+      url: `${resolveBaseUrl(options)}${streamUrlPath(agentStreamPath(agentId))}`,
       fetch: options.fetch,
       backoff: options.backoff,
       offset: () => this.state.offset,
@@ -61,17 +65,14 @@ export class AgentFeed {
       onGone: async () => {
         Object.assign(this.state, createAgentFeedState(STREAM_START_OFFSET))
       },
-      onReconnect: info => this.emit(listener => listener.onReconnect?.(info)),
-      onError: error => this.emit(listener => listener.onError?.(error)),
-      onStatus: status => this.emit(listener => listener.onStatus?.(status)),
+      onReconnect: info => this.listeners.emit(listener => listener.onReconnect?.(info)),
+      onError: error => this.listeners.emit(listener => listener.onError?.(error)),
+      onStatus: status => this.listeners.emit(listener => listener.onStatus?.(status)),
     })
   }
 
   listen(callbacks: AgentCallbacks): () => void {
-    this.listeners.add(callbacks)
-    return () => {
-      this.listeners.delete(callbacks)
-    }
+    return this.listeners.add(callbacks)
   }
 
   clearStreaming(): void {
@@ -84,29 +85,13 @@ export class AgentFeed {
     const { event } = decoded
     const steps = foldAgentEvent(this.state, event, this.options.maxTools)
     const meta: AgentEventMeta = { sessionId: event.data.sessionId, offset, live: this.caughtUp }
-    if (event.channel === 'agentState') this.emit(listener => listener.onState?.(event.data, meta))
-    for (const step of steps) this.emit(listener => listener.onStep?.(step, meta))
+    if (event.channel === 'agentState') this.listeners.emit(listener => listener.onState?.(event.data, meta))
+    for (const step of steps) this.listeners.emit(listener => listener.onStep?.(step, meta))
   }
-
-  private emit(call: (listener: AgentCallbacks) => void): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        call(listener)
-      }
-      catch (error) {
-        console.error('[sessions] agent callback failed', error)
-      }
-    }
-  }
-}
-
-interface AgentEntry {
-  feed: AgentFeed
-  refs: number
 }
 
 /** One feed per agent per tab. Agent feeds hold no Pinia state, so the registry is the module's. */
-const feeds = new Map<string, AgentEntry>()
+const feeds = new RefCountedMap<AgentFeed>(feed => feed.live.stop())
 
 export interface AgentHandle {
   feed: AgentFeed
@@ -115,26 +100,12 @@ export interface AgentHandle {
 
 /** The tab's shared feed of an agent; the last release closes it. */
 export function acquireAgent(agentId: string, options: AgentFeedOptions = {}): AgentHandle {
-  const key = `${resolveBaseUrl(options)}|${agentId}`
-  let entry = feeds.get(key)
-  if (!entry) {
-    entry = { feed: new AgentFeed(agentId, options), refs: 0 }
-    feeds.set(key, entry)
-    entry.feed.live.start()
-  }
-  entry.refs++
-  const owned = entry
-  let released = false
-  return {
-    feed: owned.feed,
-    release: () => {
-      if (released) return
-      released = true
-      if (--owned.refs > 0) return
-      owned.feed.live.stop()
-      if (feeds.get(key) === owned) feeds.delete(key)
-    },
-  }
+  const lease = feeds.acquire(`${resolveBaseUrl(options)}|${agentId}`, () => {
+    const feed = new AgentFeed(agentId, options)
+    feed.live.start()
+    return feed
+  })
+  return { feed: lease.value, release: lease.release }
 }
 
 export function openAgentFeeds(): number {
