@@ -51,7 +51,7 @@ describe('usePresence', () => {
     // Optimistic: the user is listed before the server has answered.
     expect(result.participants.value.map(entry => entry.userId)).toEqual(['user-ada'])
     expect(result.isJoined.value).toBe(true)
-    await until(() => result.onlineCount.value === 1, 'joined')
+    await until(() => joined(session.id), 'join answered')
     await expect(details(server, session.id)).resolves.toMatchObject({ presence: [{ userId: 'user-ada', displayName: 'Ada' }] })
 
     await joinPresence(server, session, 'user-bob', { displayName: 'Bob' })
