@@ -103,7 +103,7 @@ export default defineNuxtConfig({
     // package.json for each of its many modules, which cost ~150 MB of RSS at start.
     externals: { inline: ['drizzle-orm'] },
     experimental: { tasks: true },
-    scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention'] },
+    scheduledTasks: { '0 * * * *': ['sessions:retention'], '* * * * *': ['sessions:presence-retention', 'sessions:ai-agents'] },
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/migrations')))}`,
       '#db-pg-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/pg/migrations')))}`,

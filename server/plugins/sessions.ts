@@ -21,5 +21,5 @@ async function start(): Promise<void> {
   }
   const ai = aiSettings().parsed
   if ('problem' in ai && useRuntimeConfig().durableSessions.ai.model) console.warn(`[ai] the built-in AI agent is off: ${ai.problem}`)
-  for (const row of await service.sessionsAwaitingAi()) await startAiAgent(row.id)
+  await resumeAiAgents()
 }

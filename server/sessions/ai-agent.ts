@@ -17,10 +17,15 @@ export interface AiTarget {
   agentId: string
 }
 
+/** Takes a named lock shared by every instance, or answers undefined while another holds it (SessionRepository.tryHold). */
+export type HoldLock = (name: string) => Promise<(() => Promise<void>) | undefined>
+
 /**
  * The built-in AI SDK agent: in each session created with it, it answers the prompts with the
  * configured model (answerPrompts on @durable-sessions/agent, through the same HTTP API as any
  * agent, in-process). It publishes with the server token, so it carries on after a restart.
+ * With several instances, the one holding the session's lock answers; the others leave it be,
+ * and take over once that instance is gone (the lock ends with its database connection).
  */
 export class AiAgents {
   private readonly running = new Map<string, PromptAnswerer>()
@@ -29,11 +34,14 @@ export class AiAgents {
     private readonly connection: DemoConnection,
     private readonly token: () => string,
     private readonly model: () => Promise<LanguageModel>,
+    private readonly hold: HoldLock,
   ) {}
 
-  /** Answers the session's prompts from now on, unless it already does. */
-  ensure(target: AiTarget): void {
+  /** Answers the session's prompts from now on, unless this or another instance already does. */
+  async ensure(target: AiTarget): Promise<void> {
     if (this.running.has(target.sessionId)) return
+    const release = await this.hold(`ai-agent:${target.sessionId}`)
+    if (!release) return
     const session = attachSession({ ...this.connection, sessionId: target.sessionId, agentToken: this.token(), agentId: target.agentId })
     const tools = builtinTools(session)
     const answerer = answerPrompts(session, {
@@ -53,6 +61,7 @@ export class AiAgents {
     void answerer.done.finally(() => {
       session.detach()
       if (this.running.get(target.sessionId) === answerer) this.running.delete(target.sessionId)
+      return release().catch(error => console.warn(`[ai] session ${target.sessionId}: the agent's lock was not released: ${error.message}`))
     })
   }
 

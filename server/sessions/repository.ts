@@ -83,6 +83,12 @@ export interface SessionRepository {
    * sharing the database (housekeeping such as retention).
    */
   exclusively<T>(name: string, work: () => Promise<T>): Promise<T>
+  /**
+   * Takes the lock of this name if nobody holds it — in this process, or on any instance sharing
+   * the database — and answers its release; answers undefined when it is held. A lock held by a
+   * process that dies is free again (long-running work such as the built-in AI agent of a session).
+   */
+  tryHold(name: string): Promise<(() => Promise<void>) | undefined>
 }
 
 /** Title search that takes `%`, `_` and `\` literally, for LIKE … ESCAPE '\'. */

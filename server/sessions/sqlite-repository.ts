@@ -11,6 +11,7 @@ import type { IdempotencyRecord, ListFilter, NewSession, SessionRepository, Writ
  */
 export class SqliteSessionRepository implements SessionRepository {
   private readonly running = new Map<string, Promise<unknown>>()
+  private readonly held = new Set<string>()
 
   constructor(private readonly db: AppDatabase) {}
 
@@ -104,6 +105,15 @@ export class SqliteSessionRepository implements SessionRepository {
 
   async forgetIdempotencyKeys(createdBefore: number): Promise<void> {
     this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, createdBefore)).run()
+  }
+
+  /** One process owns the file: a lock is a name in its memory. */
+  async tryHold(name: string): Promise<(() => Promise<void>) | undefined> {
+    if (this.held.has(name)) return undefined
+    this.held.add(name)
+    return async () => {
+      this.held.delete(name)
+    }
   }
 
   /** One process owns the file: calls with one name simply queue up. */

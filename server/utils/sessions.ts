@@ -63,15 +63,33 @@ export function useAiAgents(): AiAgents {
     if (!('spec' in parsed)) return Promise.reject(new Error(parsed.problem))
     aiModel ??= loadAiModel(parsed.spec, config)
     return aiModel
-  })
+  }, name => useBackend().sessions.tryHold(name))
   return aiAgents
 }
 
-/** Has the built-in AI agent answer the session's prompts, if it is an AI session and a model is configured. */
+/**
+ * Has the built-in AI agent answer the session's prompts, if it is an AI session and a model is
+ * configured. Never fails the request that asked: the prompt is stored, and the minute task
+ * (resumeAiAgents) tries again.
+ */
 export async function startAiAgent(sessionId: string): Promise<void> {
-  const row = await useSessionService().requireSession(sessionId)
-  if (row.builtinAgent !== 'ai' || row.status !== 'active' || !('spec' in aiSettings().parsed)) return
-  useAiAgents().ensure({ sessionId: row.id, agentId: row.agentId })
+  try {
+    const row = await useSessionService().requireSession(sessionId)
+    if (row.builtinAgent !== 'ai' || row.status !== 'active' || !('spec' in aiSettings().parsed)) return
+    await useAiAgents().ensure({ sessionId: row.id, agentId: row.agentId })
+  }
+  catch (error) {
+    console.warn(`[ai] session ${sessionId}: the agent did not start: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/**
+ * The built-in AI agent picks up the sessions with a prompt it has not finished answering: at
+ * start (a restart, a crash), and every minute, for sessions whose instance has gone.
+ */
+export async function resumeAiAgents(): Promise<void> {
+  if (!('spec' in aiSettings().parsed)) return
+  for (const row of await useSessionService().sessionsAwaitingAi()) await startAiAgent(row.id)
 }
 
 /**
