@@ -11,6 +11,8 @@ import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#layers/durable-sessions/shared/sessions/selectors'
 import { changeTypeOf, keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { historyPage, windowState } from '#layers/durable-sessions/shared/sessions/window'
+import type { HistoryList, HistoryPage } from '#layers/durable-sessions/shared/sessions/window'
 import type { ChangeOperation, RecordOwner, SessionChange } from '#layers/durable-sessions/shared/sessions/wire'
 import type { SessionRow } from '../db/schema'
 import { StreamError } from '../streams/errors'
@@ -212,18 +214,33 @@ export class SessionService {
     }
   }
 
-  /** The materialised session and the offset it stands at, copied so later writes cannot leak in. */
-  async snapshot(sessionId: string): Promise<SessionSnapshot> {
+  /**
+   * The materialised session and the offset it stands at, copied so later writes cannot leak in:
+   * whole, or (`window`) as the page first shows it, with where each list's history continues.
+   */
+  async snapshot(sessionId: string, options: { window?: boolean } = {}): Promise<SessionSnapshot> {
     const row = await this.requireSession(sessionId)
     const session = await this.summarize(row)
     const main = await this.materializer.get(sessionStreamPath(sessionId))
     const presence = await this.materializer.get(presenceStreamPath(sessionId))
+    const state = { ...main.state, presence: presence.state.presence }
+    const shown = options.window ? windowState(state) : { state, history: undefined }
     return structuredClone({
       session,
       offset: formatOffset(main.pos),
-      state: { ...main.state, presence: presence.state.presence },
+      state: shown.state,
       presenceOffset: formatOffset(presence.pos),
+      ...(shown.history && { history: shown.history }),
     })
+  }
+
+  /** Up to `limit` items of a list just before the item keyed `before`, from the materialised session. */
+  async history(sessionId: string, list: HistoryList, before: string, limit: number): Promise<HistoryPage> {
+    await this.requireSession(sessionId)
+    const main = await this.materializer.get(sessionStreamPath(sessionId))
+    const page = historyPage(main.state, list, before, limit)
+    if (!page) throw new SessionError('conflict', `The session's ${list} has no item ${JSON.stringify(before)} any more: load the session again`)
+    return structuredClone({ ...page, offset: formatOffset(main.pos) })
   }
 
   async role(sessionId: string, credentials: Credentials): Promise<Role> {
