@@ -10,8 +10,13 @@ import { selectPendingApprovals } from './selectors'
 export const HISTORY_LISTS = ['conversation', 'toolCalls', 'terminal', 'workflow'] as const
 export type HistoryList = typeof HISTORY_LISTS[number]
 
-/** Items of each list in the first render: a little more than each panel shows at once. */
-export const WINDOW_SIZES: Readonly<Record<HistoryList, number>> = { conversation: 40, toolCalls: 30, terminal: 100, workflow: 30 }
+/** Items of each list in the first render and in each page: a little more than each panel shows at once. */
+export const WINDOW_SIZES: Readonly<Record<HistoryList, number>> = { conversation: 30, toolCalls: 20, terminal: 60, workflow: 20 }
+/**
+ * Characters of prompt and message text in one window or page of the conversation: messages vary
+ * from a word to pages, and a count alone would not bound the bytes. The newest entry always goes.
+ */
+export const CONVERSATION_TEXT_BUDGET = 24_000
 /** The largest page of earlier history one request may ask for. */
 export const MAX_HISTORY_PAGE = 200
 
@@ -53,6 +58,28 @@ export function historyKey<L extends HistoryList>(list: L, item: SessionState[L]
   return (keyOf[list] as (item: SessionState[L][number]) => string)(item)
 }
 
+/**
+ * Where a conversation window or page ending at `end` starts: at most `size` entries back, and no
+ * further once their text passes the budget (one entry at least).
+ */
+function conversationStart(state: SessionState, end: number, size: number): number {
+  let start = end
+  let text = 0
+  while (start > 0 && end - start < size) {
+    const length = textLength(state, state.conversation[start - 1]!)
+    if (start < end && text + length > CONVERSATION_TEXT_BUDGET) break
+    text += length
+    start--
+  }
+  return start
+}
+
+/** Searched from the end: windows and pages near it, which are what readers load, find theirs at once. */
+function textLength(state: SessionState, entry: ConversationEntry): number {
+  const items: { id: string, text: string }[] = entry.kind === 'message' ? state.messages : state.prompts
+  return items.findLast(item => item.id === entry.id)?.text.length ?? 0
+}
+
 function cursorAt(list: HistoryList, items: readonly unknown[], start: number, heldBefore = 0): HistoryCursor {
   return start === 0 ? { before: null, remaining: 0 } : { before: historyKey(list, items[start] as never), remaining: start - heldBefore }
 }
@@ -71,14 +98,15 @@ function conversationParts(state: SessionState, entries: readonly ConversationEn
 }
 
 /**
- * The state as the page first shows it: the newest `sizes` of each list, older items only when
+ * The state as the page first shows it: the newest `sizes` of each list (of the conversation, no
+ * more than CONVERSATION_TEXT_BUDGET of text), older items only when
  * they must stay complete (a tool call not finished or one a shown answer refers to, an
  * approval nobody decided), no chunks (messages carry their text). Items are shared, not copied.
  */
 export function windowState(state: SessionState, sizes: Readonly<Record<HistoryList, number>> = WINDOW_SIZES): { state: SessionState, history: SessionHistory } {
   const startOf = (list: HistoryList) => Math.max(0, state[list].length - sizes[list])
-  const conversationStart = startOf('conversation')
-  const conversation = state.conversation.slice(conversationStart)
+  const firstEntry = conversationStart(state, state.conversation.length, sizes.conversation)
+  const conversation = state.conversation.slice(firstEntry)
   const parts = conversationParts(state, conversation)
 
   const answeredToolCalls = new Set<string>()
@@ -105,7 +133,7 @@ export function windowState(state: SessionState, sizes: Readonly<Record<HistoryL
       workflow: [...olderWorkflow, ...state.workflow.slice(workflowStart)],
     },
     history: {
-      conversation: cursorAt('conversation', state.conversation, conversationStart),
+      conversation: cursorAt('conversation', state.conversation, firstEntry),
       toolCalls: cursorAt('toolCalls', state.toolCalls, toolCallsStart, olderToolCalls.length),
       terminal: cursorAt('terminal', state.terminal, terminalStart),
       workflow: cursorAt('workflow', state.workflow, workflowStart, olderWorkflow.length),
@@ -114,14 +142,15 @@ export function windowState(state: SessionState, sizes: Readonly<Record<HistoryL
 }
 
 /**
- * Up to `limit` items of `list` just before the item keyed `before`; undefined when the state has
+ * Up to `limit` items of `list` just before the item keyed `before` (of the conversation, within
+ * CONVERSATION_TEXT_BUDGET); undefined when the state has
  * no such item (it was deleted since). A conversation page brings its messages, prompts and answers.
  */
 export function historyPage(state: SessionState, list: HistoryList, before: string, limit: number): Omit<HistoryPage, 'offset'> | undefined {
   const items = state[list] as readonly unknown[]
   const end = items.findIndex(item => historyKey(list, item as never) === before)
   if (end < 0) return undefined
-  const start = Math.max(0, end - limit)
+  const start = list === 'conversation' ? conversationStart(state, end, limit) : Math.max(0, end - limit)
   const page = items.slice(start, end)
   const slice: HistorySlice = list === 'conversation'
     ? { conversation: page as ConversationEntry[], ...conversationParts(state, page as ConversationEntry[]) }
