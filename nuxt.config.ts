@@ -99,6 +99,9 @@ export default defineNuxtConfig({
     },
   },
   nitro: {
+    // Built assets are written with .gz and .br copies beside them, served when the browser accepts
+    // them: compressed once at build, at the best ratio, instead of on every request.
+    compressPublicAssets: { gzip: true, brotli: true },
     // Bundled rather than loaded from node_modules: at run time Node re-reads drizzle-orm's large
     // package.json for each of its many modules, which cost ~150 MB of RSS at start.
     externals: { inline: ['drizzle-orm'] },

@@ -1,0 +1,32 @@
+import { STREAM_BASE_PATH } from '#layers/durable-sessions/shared/sessions/paths'
+import { chooseContentCoding, compressBody, MIN_COMPRESSED_BYTES } from '../compression'
+
+/**
+ * Rendered pages and session API answers go compressed (brotli or gzip) when the client accepts
+ * it. Only whole bodies are: SSE and long-polls of the stream protocol write as events happen and
+ * are never touched (so never buffered), nor is any streamed answer. Static assets are compressed
+ * once at build (nitro.compressPublicAssets).
+ */
+export default defineNitroPlugin((nitroApp) => {
+  nitroApp.hooks.hook('beforeResponse', (event, response) => {
+    if (event.path.startsWith(STREAM_BASE_PATH) || event.node.res.headersSent || getResponseHeader(event, 'content-encoding')) return
+    const body = response.body
+    const text = typeof body === 'string' ? body : isJsonValue(body) ? JSON.stringify(body) : undefined
+    if (text === undefined || Buffer.byteLength(text) < MIN_COMPRESSED_BYTES) return
+    const vary = getResponseHeader(event, 'vary')
+    setResponseHeader(event, 'vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding')
+    const coding = chooseContentCoding(getRequestHeader(event, 'accept-encoding'))
+    if (!coding) return
+    if (typeof body !== 'string' && !getResponseHeader(event, 'content-type')) setResponseHeader(event, 'content-type', 'application/json')
+    setResponseHeader(event, 'content-encoding', coding)
+    removeResponseHeader(event, 'content-length')
+    response.body = compressBody(text, coding)
+  })
+})
+
+/** A plain object or array a handler returned, which h3 would send as JSON. */
+function isJsonValue(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return false
+  const prototype = Object.getPrototypeOf(value)
+  return Array.isArray(value) || prototype === Object.prototype || prototype === null
+}
