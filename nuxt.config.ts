@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { readMigrationFiles } from './server/db/migration-files'
 
@@ -7,6 +9,8 @@ import { readMigrationFiles } from './server/db/migration-files'
  * is the extending app's.
  */
 const inThisLayer = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+/** A font file of the @fontsource/inter package, as this layer resolves it, inlined as base64. */
+const interFont = (file: string) => readFileSync(createRequire(import.meta.url).resolve(`@fontsource/inter/files/${file}`)).toString('base64')
 
 export default defineNuxtConfig({
   // Names this layer: Nuxt then defines `#layers/durable-sessions` as its root, wherever it is
@@ -110,6 +114,8 @@ export default defineNuxtConfig({
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/migrations')))}`,
       '#db-pg-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/pg/migrations')))}`,
+      // Link-preview cards draw text in Inter: two files of an npm package, bundled, never fetched.
+      '#og-fonts': () => `export default { regular: Buffer.from(${JSON.stringify(interFont('inter-latin-400-normal.woff'))}, 'base64'), bold: Buffer.from(${JSON.stringify(interFont('inter-latin-700-normal.woff'))}, 'base64') }`,
     },
   },
 })

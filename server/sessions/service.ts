@@ -27,9 +27,13 @@ import { PresenceKeys } from './presence-keys'
 import { PresenceLimits } from './presence-limits'
 import { AgentIdTaken, IdempotencyKeyTaken } from './repository'
 import type { SessionRepository } from './repository'
+import { cardLines } from './session-card'
+import type { SessionCard } from './session-card'
 import { hashSecret, newAgentId, newSecret, newSessionId } from './secrets'
 
 const JSON_TYPE = 'application/json'
+/** Conversation entries a link preview draws from (the card keeps what fits of their tail). */
+const CARD_ENTRIES = 3
 const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
@@ -232,6 +236,26 @@ export class SessionService {
       presenceOffset: formatOffset(presence.pos),
       ...(shown.history && { history: shown.history }),
     })
+  }
+
+  /**
+   * What the session's link preview shows, and the offset it stands at: the title, the agent's
+   * status and progress, the newest prompts and messages — what the viewer link shows anyone.
+   */
+  async card(sessionId: string): Promise<{ card: SessionCard, offset: string }> {
+    const session = await this.summarize(await this.requireSession(sessionId))
+    const main = await this.materializer.get(sessionStreamPath(sessionId))
+    const { state } = main
+    const agent = state.agentState[session.agentId] ?? Object.values(state.agentState)[0]
+    const status = agent ? `Agent ${agent.status}${agent.progress === undefined ? '' : ` · ${Math.round(agent.progress)}%`}` : 'Agent session'
+    const texts: string[] = []
+    for (let at = state.conversation.length - 1; at >= 0 && texts.length < CARD_ENTRIES; at--) {
+      const entry = state.conversation[at]!
+      const items: { id: string, text: string }[] = entry.kind === 'message' ? state.messages : state.prompts
+      const text = items.findLast(item => item.id === entry.id)?.text
+      if (text) texts.unshift(text)
+    }
+    return { card: { title: session.title, status, lines: cardLines(texts) }, offset: formatOffset(main.pos) }
   }
 
   /** Up to `limit` items of a list just before the item keyed `before`, from the materialised session. */
