@@ -308,6 +308,7 @@ const ROWS: Row[] = [
     cell: r => ssrCell(r?.ssr?.sessions[at]),
   })),
   { label: 'SSR 404 page, same run, p50 / p99, HTML (ours only)', cell: r => ssrCell(r?.ssr?.notFound) },
+  { label: 'og:image render, 10k-event session, p50 / p99 (ours only)', cell: r => (r?.ssr ? `${fmtMs(r.ssr.ogImage.p50Ms)} / ${fmtMs(r.ssr.ogImage.p99Ms)} ms` : '—') },
   { label: 'agent SDK events/s, one at a time (ours only)', cell: r => fmtInt(r?.sdk?.oneAtATimePerSec) },
   { label: 'agent SDK events/s, batched (ours only)', cell: r => fmtInt(r?.sdk?.batchedPerSec) },
   { label: 'terminal bridge, MB/s mirrored (ours only)', cell: r => (r?.bridge ? r.bridge.mbPerSec.toFixed(1) : '—') },

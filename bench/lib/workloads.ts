@@ -355,6 +355,8 @@ export interface SsrResult {
   sessions: SsrTiming[]
   /** The app's 404 page in the same run: the floor a page render costs here. */
   notFound: SsrTiming
+  /** The og:image of the 10,000-event session, rendered anew after each of SSR_REQUESTS new events. */
+  ogImage: { requests: number, p50Ms: number, p99Ms: number }
 }
 
 export const SSR_SESSION_EVENTS = [1_000, 10_000, 100_000] as const
@@ -370,9 +372,9 @@ const SSR_REQUESTS = 21
  */
 export async function sessionPageSsr(target: Target): Promise<SsrResult> {
   const { origin } = target
-  const urls: string[] = []
-  for (const events of SSR_SESSION_EVENTS) urls.push(await longSession(origin, events))
-  urls.push('/no-such-page')
+  const sessions: LongSession[] = []
+  for (const events of SSR_SESSION_EVENTS) sessions.push(await longSession(origin, events))
+  const urls = [...sessions.map(session => session.url), '/no-such-page']
   const times = urls.map(() => [] as number[])
   const bytes = urls.map(() => 0)
   for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
@@ -393,11 +395,37 @@ export async function sessionPageSsr(target: Target): Promise<SsrResult> {
   return {
     sessions: SSR_SESSION_EVENTS.map((events, at) => timing(at, events)),
     notFound: timing(SSR_SESSION_EVENTS.length, 0),
+    ogImage: await ogImageRenders(origin, sessions[1]!),
   }
 }
 
-/** A session of `count` events; returns its page's path. */
-async function longSession(origin: string, count: number): Promise<string> {
+/** og:image requests, each after a new event (so each renders: cards are cached by offset). */
+async function ogImageRenders(origin: string, session: LongSession): Promise<SsrResult['ogImage']> {
+  const times: number[] = []
+  for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
+    const event = { channel: 'chunks', data: { agentId: session.agentId, text: `og token ${i} `, turn: 10_000 } }
+    const posted = await appRequest(`${origin}/api/sessions/${session.id}/events`, { method: 'POST', headers: session.headers, body: JSON.stringify(event) })
+    if (posted.status !== 200) throw new Error(`post event: HTTP ${posted.status} ${posted.body}`)
+    const started = performance.now()
+    const image = await appRequest(`${origin}/api/sessions/${session.id}/og.png`)
+    const elapsed = performance.now() - started
+    if (image.status !== 200) throw new Error(`og.png: HTTP ${image.status}`)
+    if (i >= SSR_WARMUP_REQUESTS) times.push(elapsed)
+  }
+  const { p50, p99 } = summarize(times)
+  return { requests: times.length, p50Ms: p50, p99Ms: p99 }
+}
+
+interface LongSession {
+  id: string
+  agentId: string
+  url: string
+  /** The agent's: JSON and its token. */
+  headers: Record<string, string>
+}
+
+/** A session of `count` events. */
+async function longSession(origin: string, count: number): Promise<LongSession> {
   const json = { 'content-type': 'application/json' }
   const created = await appRequest(`${origin}/api/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ title: `SSR benchmark, ${count} events`, agentId: `bench-agent-${count}` }) })
   if (created.status !== 201) throw new Error(`create session: HTTP ${created.status}`)
@@ -408,7 +436,7 @@ async function longSession(origin: string, count: number): Promise<string> {
     const posted = await appRequest(`${origin}/api/sessions/${id}/events`, { method: 'POST', headers, body: JSON.stringify(events) })
     if (posted.status !== 200) throw new Error(`post events: HTTP ${posted.status} ${posted.body}`)
   }
-  return url
+  return { id, agentId, url, headers }
 }
 
 function sessionEvent(agentId: string, n: number): unknown {

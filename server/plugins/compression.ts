@@ -11,12 +11,14 @@ export default defineNitroPlugin((nitroApp) => {
   nitroApp.hooks.hook('beforeResponse', (event, response) => {
     if (event.path.startsWith(STREAM_BASE_PATH) || event.node.res.headersSent || getResponseHeader(event, 'content-encoding')) return
     const body = response.body
-    const text = typeof body === 'string' ? body : isJsonValue(body) ? JSON.stringify(body) : undefined
-    if (text === undefined || Buffer.byteLength(text) < MIN_COMPRESSED_BYTES) return
+    if (typeof body !== 'string' && !isJsonValue(body)) return
     const vary = getResponseHeader(event, 'vary')
     setResponseHeader(event, 'vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding')
+    // Nothing more to do for clients that take no compression (the server's own fetches in SSR).
     const coding = chooseContentCoding(getRequestHeader(event, 'accept-encoding'))
     if (!coding) return
+    const text = typeof body === 'string' ? body : JSON.stringify(body)
+    if (Buffer.byteLength(text) < MIN_COMPRESSED_BYTES) return
     if (typeof body !== 'string' && !getResponseHeader(event, 'content-type')) setResponseHeader(event, 'content-type', 'application/json')
     setResponseHeader(event, 'content-encoding', coding)
     removeResponseHeader(event, 'content-length')
