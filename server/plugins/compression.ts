@@ -10,6 +10,9 @@ import { chooseContentCoding, compressBody, MIN_COMPRESSED_BYTES } from '../comp
 export default defineNitroPlugin((nitroApp) => {
   nitroApp.hooks.hook('beforeResponse', (event, response) => {
     if (event.path.startsWith(STREAM_BASE_PATH) || event.node.res.headersSent || getResponseHeader(event, 'content-encoding')) return
+    // The error page is rendered by an internal request carrying the visitor's headers, whose body
+    // and headers the error handler copies as text: it must come back uncompressed.
+    if (event.path.startsWith('/__nuxt_error')) return
     const body = response.body
     if (typeof body !== 'string' && !isJsonValue(body)) return
     const vary = getResponseHeader(event, 'vary')

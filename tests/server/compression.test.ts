@@ -40,6 +40,14 @@ describe('compression', () => {
     expect(gunzipSync(gzip.body).toString()).toContain('line 199')
   })
 
+  it('sends the 404 page whole to a client that accepts compression', async () => {
+    const missing = await nodeRequest(server.url, '/sessions/no-such-session', { headers: { 'accept-encoding': 'gzip, br' } })
+    expect(missing.status).toBe(404)
+    const encoding = missing.headers['content-encoding']
+    const html = encoding === 'br' ? brotliDecompressSync(missing.body).toString() : encoding === 'gzip' ? gunzipSync(missing.body).toString() : missing.body.toString()
+    expect(html).toContain('This session does not exist')
+  })
+
   it('sends API answers compressed as JSON', async () => {
     const answer = await nodeRequest(server.url, `/api/sessions/${session.id}/snapshot`, { headers: { 'accept-encoding': 'gzip' } })
     expect(answer.status).toBe(200)
