@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StreamMaterializer } from '../../server/sessions/materializer'
 import type { StreamStore } from '../../server/streams/store'
 import type { TerminalEntry } from '../../shared/sessions/channels'
-import { windowState } from '../../shared/sessions/window'
+import { WINDOW_SIZES, windowState } from '../../shared/sessions/window'
 import { toChange } from '../../shared/sessions/wire'
 import { openEngine } from '../support/stores'
 import type { Backend, EngineUnderTest } from '../support/stores'
@@ -66,7 +66,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('the materialised session on %s',
     expect(counts.bytes - wholeStream.bytes).toBeLessThan(1000)
 
     // And the page ships only its window of it.
-    expect(windowState(second.state).state.terminal.map(entry => entry.id)).toEqual(second.state.terminal.slice(-100).map(entry => entry.id))
+    expect(windowState(second.state).state.terminal.map(entry => entry.id)).toEqual(second.state.terminal.slice(-WINDOW_SIZES.terminal).map(entry => entry.id))
     materializer.clear()
   })
 })
