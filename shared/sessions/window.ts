@@ -11,12 +11,12 @@ export const HISTORY_LISTS = ['conversation', 'toolCalls', 'terminal', 'workflow
 export type HistoryList = typeof HISTORY_LISTS[number]
 
 /** Items of each list in the first render and in each page: a little more than each panel shows at once. */
-export const WINDOW_SIZES: Readonly<Record<HistoryList, number>> = { conversation: 30, toolCalls: 20, terminal: 60, workflow: 20 }
+export const WINDOW_SIZES: Readonly<Record<HistoryList, number>> = { conversation: 16, toolCalls: 16, terminal: 40, workflow: 20 }
 /**
  * Characters of prompt and message text in one window or page of the conversation: messages vary
  * from a word to pages, and a count alone would not bound the bytes. The newest entry always goes.
  */
-export const CONVERSATION_TEXT_BUDGET = 24_000
+export const CONVERSATION_TEXT_BUDGET = 16_000
 /** The largest page of earlier history one request may ask for. */
 export const MAX_HISTORY_PAGE = 200
 
