@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { readMigrationFiles } from './server/db/migration-files'
 
@@ -7,6 +9,8 @@ import { readMigrationFiles } from './server/db/migration-files'
  * is the extending app's.
  */
 const inThisLayer = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+/** A font file of the @fontsource/inter package, as this layer resolves it, inlined as base64. */
+const interFont = (file: string) => readFileSync(createRequire(import.meta.url).resolve(`@fontsource/inter/files/${file}`)).toString('base64')
 
 export default defineNuxtConfig({
   // Names this layer: Nuxt then defines `#layers/durable-sessions` as its root, wherever it is
@@ -99,6 +103,9 @@ export default defineNuxtConfig({
     },
   },
   nitro: {
+    // Built assets are written with .gz and .br copies beside them, served when the browser accepts
+    // them: compressed once at build, at the best ratio, instead of on every request.
+    compressPublicAssets: { gzip: true, brotli: true },
     // Bundled rather than loaded from node_modules: at run time Node re-reads drizzle-orm's large
     // package.json for each of its many modules, which cost ~150 MB of RSS at start.
     externals: { inline: ['drizzle-orm'] },
@@ -107,6 +114,8 @@ export default defineNuxtConfig({
     virtual: {
       '#db-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/migrations')))}`,
       '#db-pg-migrations': () => `export default ${JSON.stringify(readMigrationFiles(inThisLayer('server/db/pg/migrations')))}`,
+      // Link-preview cards draw text in Inter: two files of an npm package, bundled, never fetched.
+      '#og-fonts': () => `export default { regular: Buffer.from(${JSON.stringify(interFont('inter-latin-400-normal.woff'))}, 'base64'), bold: Buffer.from(${JSON.stringify(interFont('inter-latin-700-normal.woff'))}, 'base64') }`,
     },
   },
 })

@@ -45,8 +45,8 @@ import { cleanupAll, installCleanupHandlers, sleep } from './lib/processes'
 import { ROOT, TARGET_LABELS, ensureBuilt, snapshotBuild, startOurs, startOursPostgres, startReference } from './lib/servers'
 import type { Target, TargetKey } from './lib/servers'
 import { cpuMeter, readRss, round } from './lib/stats'
-import { appendThroughput, catchUp, fanout, nginxCollapse, sessionPageSsr } from './lib/workloads'
-import type { AppendResult, CatchUpResult, CollapseResult, FanoutResult, SsrResult } from './lib/workloads'
+import { appendThroughput, catchUp, fanout, nginxCollapse, sessionPageSsr, SSR_SESSION_EVENTS } from './lib/workloads'
+import type { AppendResult, CatchUpResult, CollapseResult, FanoutResult, SsrResult, SsrTiming } from './lib/workloads'
 import { bridgeThroughput, sdkEvents } from './lib/agent-workloads'
 import type { BridgeResult, SdkResult } from './lib/agent-workloads'
 import { RENDER_SIZES, renderScaling } from './lib/render'
@@ -241,7 +241,7 @@ async function runAll(servers: Running[], options: ReturnType<typeof parseOption
     }
   }
   if (workloads.has('ssr'))
-    plan.push({ name: 'SSR of a 10,000-event session page', only: ['ours'], run: async (r) => { r.results.ssr = await sessionPageSsr(r.target) } })
+    plan.push({ name: 'SSR of 1,000-, 10,000- and 100,000-event session pages and the 404 page', only: ['ours'], run: async (r) => { r.results.ssr = await sessionPageSsr(r.target) } })
   if (workloads.has('sdk'))
     plan.push({ name: 'agent SDK events, one at a time and batched', only: ['ours'], run: async (r) => { r.results.sdk = await sdkEvents(r.target, { warmupMs, durationMs }) } })
   if (workloads.has('bridge'))
@@ -303,7 +303,12 @@ const ROWS: Row[] = [
   ]),
   { label: 'server RSS idle after start, MB', cell: r => fmtInt(r?.rssAtStartMb), value: r => r?.rssAtStartMb, against: 'refFile' },
   { label: 'server RSS after 1000-sub run, MB', cell: r => fmtInt(r?.fanout['1000']?.rss?.rssMb), value: r => r?.fanout['1000']?.rss?.rssMb, against: 'refFile' },
-  { label: 'SSR session page, 10k events, p50 / p99 (ours only)', cell: r => (r?.ssr ? `${fmtMs(r.ssr.p50Ms)} / ${fmtMs(r.ssr.p99Ms)} ms` : '—') },
+  ...SSR_SESSION_EVENTS.map((events, at): Row => ({
+    label: `SSR session page, ${fmtInt(events)} events, p50 / p99, HTML (ours only)`,
+    cell: r => ssrCell(r?.ssr?.sessions[at]),
+  })),
+  { label: 'SSR 404 page, same run, p50 / p99, HTML (ours only)', cell: r => ssrCell(r?.ssr?.notFound) },
+  { label: 'og:image render, 10k-event session, p50 / p99 (ours only)', cell: r => (r?.ssr ? `${fmtMs(r.ssr.ogImage.p50Ms)} / ${fmtMs(r.ssr.ogImage.p99Ms)} ms` : '—') },
   { label: 'agent SDK events/s, one at a time (ours only)', cell: r => fmtInt(r?.sdk?.oneAtATimePerSec) },
   { label: 'agent SDK events/s, batched (ours only)', cell: r => fmtInt(r?.sdk?.batchedPerSec) },
   { label: 'terminal bridge, MB/s mirrored (ours only)', cell: r => (r?.bridge ? r.bridge.mbPerSec.toFixed(1) : '—') },
@@ -312,6 +317,8 @@ const ROWS: Row[] = [
   { label: 'ANSI render, slowest hostile input, 10k / 100k chars', cell: r => renderCell(r?.render?.ansi[0]) },
   { label: `nginx: ${COLLAPSE.readers} readers from -1, page reads → origin reads`, cell: r => (r?.collapse ? `${fmtInt(r.collapse.pageReads)} → ${fmtInt(r.collapse.originReads)}` : '—') },
 ]
+
+const ssrCell = (timing: SsrTiming | undefined) => (timing ? `${fmtMs(timing.p50Ms)} / ${fmtMs(timing.p99Ms)} ms, ${fmtInt(Math.round(timing.htmlBytes / 1024))} KB` : '—')
 
 const AGENT_MESSAGE = 'realistic agent message'
 const renderCell = (timing: RenderTiming | undefined) => (timing ? `${fmtMs(timing.smallMs)} / ${fmtMs(timing.largeMs)} ms (${timing.ratio}×)` : '—')
@@ -374,7 +381,11 @@ function checkTargets(all: All, previous: TargetResults | undefined): TargetChec
   })
   add('1000 subscribers: p99 ≤ 150 ms', () => f1000 && { value: `${fmtMs(f1000.latencyMs.p99)} ms`, pass: f1000.latencyMs.p99 <= 150 })
   add('1000 subscribers: our RSS ≤ 300 MB', () => f1000?.rss && { value: `${f1000.rss.rssMb} MB`, pass: f1000.rss.rssMb <= 300 })
-  add('SSR of 10,000 events p50 ≤ 150 ms', () => ours?.ssr && { value: `${fmtMs(ours.ssr.p50Ms)} ms`, pass: ours.ssr.p50Ms <= 150 })
+  for (const timing of ours?.ssr?.sessions.filter(session => session.events >= 10_000) ?? []) {
+    const floor = ours!.ssr!.notFound.p50Ms
+    add(`SSR of ${fmtInt(timing.events)} events: p50 ≤ 5× the 404 page's`, () => ({ value: `${fmtMs(timing.p50Ms)} ms vs 5 × ${fmtMs(floor)} ms (${(timing.p50Ms / floor).toFixed(1)}×)`, pass: timing.p50Ms <= 5 * floor }))
+    add(`SSR of ${fmtInt(timing.events)} events: HTML ≤ 200 KB`, () => ({ value: `${fmtInt(Math.round(timing.htmlBytes / 1024))} KB`, pass: timing.htmlBytes <= 200 * 1024 }))
+  }
   add('PostgreSQL: 1-msg appends/s ≥ 3× reference file-backed', () => {
     const o = pg?.appends?.postsPerSec
     const r = file?.appends?.postsPerSec

@@ -5,6 +5,7 @@ import type { PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
 import type { AgentState, Channel, Presence, TerminalEntry, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
 import type { ChannelHandler, SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
+import type { HistoryList, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
 import type { SessionStore } from '../stores/session'
 import { currentPinia } from '../sync/pinia'
 import type { Lease } from '../sync/ref-counted'
@@ -60,6 +61,12 @@ export interface UseSessionReturn {
   nextRetryAt: ComputedRef<number | null>
   /** Main stream offset the store stands at. */
   offset: ComputedRef<string>
+  /** Where each list's earlier history continues (null: the store holds all of it). */
+  history: ComputedRef<SessionHistory | null>
+  /** The lists whose earlier page is loading. */
+  loadingEarlier: ComputedRef<ReadonlySet<HistoryList>>
+  /** Loads the page of `list` before the oldest item held; resolves false when there is none. */
+  loadEarlier: (list: HistoryList) => Promise<boolean>
   /** The session's shared router (undefined during SSR or when not live): handlers added here are shared. */
   router: ComputedRef<SessionEventRouter | undefined>
   /** Adds a handler for this component's lifetime; it follows session id changes. Returns its remover. */
@@ -164,6 +171,9 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
     error: computed(() => subscription.value?.lastError.value ?? null),
     nextRetryAt: computed(() => subscription.value?.nextRetryAt.value ?? null),
     offset: computed(() => store.value.offset),
+    history: computed(() => store.value.history),
+    loadingEarlier: computed(() => instance.value.history.loading.value),
+    loadEarlier: list => instance.value.history.load(list),
     router: computed(() => subscription.value?.router),
     on: (channel, handler) => addAttachment(subscription => subscription.router.on(channel, handler)),
     listen: callbacks => addAttachment(subscription => subscription.listen(callbacks)),

@@ -5,6 +5,8 @@ import { createError, useRequestURL } from '#imports'
 import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import { HISTORY_LISTS } from '#layers/durable-sessions/shared/sessions/window'
+import type { HistoryList, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
 import { useSessionStore } from '../stores/session'
 import { toSessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
@@ -44,6 +46,9 @@ export interface SessionViewerProps {
   inputHistory: string[]
   terminalError: string | null
   workflow: WorkflowEvent[]
+  /** Items of each list still on the server before the oldest one held (scrolling up loads them). */
+  earlier: Record<HistoryList, number>
+  loadingEarlier: ReadonlySet<HistoryList>
 }
 
 export interface UseSessionViewerReturn {
@@ -52,6 +57,11 @@ export interface UseSessionViewerReturn {
   onApprove: (requestId: string, reason?: string) => void
   onReject: (requestId: string, reason?: string) => void
   onReconnect: () => void
+  onLoadEarlier: (list: HistoryList) => void
+}
+
+function earlierCounts(history: SessionHistory | null): Record<HistoryList, number> {
+  return Object.fromEntries(HISTORY_LISTS.map(list => [list, history?.[list].before ? Math.max(1, history[list].remaining) : 0])) as Record<HistoryList, number>
 }
 
 /** The statusMessage of loadSession's 404, by which an error page tells a missing session from a missing page. */
@@ -113,6 +123,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     inputHistory: terminal.inputHistory.value,
     terminalError: terminal.error.value?.message ?? null,
     workflow: session.workflow.value,
+    earlier: earlierCounts(session.history.value),
+    loadingEarlier: session.loadingEarlier.value,
   }))
 
   // A read-only viewer offers no writes; it does not send any either.
@@ -125,5 +137,6 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     onApprove: ifInteractive((requestId: string, reason?: string) => void session.approve(requestId, reason)),
     onReject: ifInteractive((requestId: string, reason?: string) => void session.reject(requestId, reason)),
     onReconnect: () => session.retryNow(),
+    onLoadEarlier: list => void session.loadEarlier(list),
   }
 }

@@ -98,13 +98,31 @@ export function createMarkdownParser(): (source: string) => MarkdownSection[] {
   return (source) => {
     const current = new Map<string, MarkdownSection>()
     const sections = split(source).map((text) => {
-      const parsed = current.get(text) ?? previous.get(text) ?? parseMarkdownSection(text)
+      const parsed = current.get(text) ?? previous.get(text) ?? recentSection(text)
       current.set(text, parsed)
       return parsed
     })
     previous = current
     return sections
   }
+}
+
+/** Sections parsed lately, by text, least recently used dropped: see recentSection. */
+const recentSections = new Map<string, MarkdownSection>()
+const RECENT_SECTIONS = 300
+
+/**
+ * A section's parse, shared by every parser: a server renders the same newest messages for
+ * every viewer of a session, and a page re-renders them when a panel pages. Parsed sections are
+ * never changed after parsing, so one may serve any number of renders.
+ */
+function recentSection(text: string): MarkdownSection {
+  let parsed = recentSections.get(text)
+  if (parsed) recentSections.delete(text)
+  else parsed = parseMarkdownSection(text)
+  recentSections.set(text, parsed)
+  if (recentSections.size > RECENT_SECTIONS) recentSections.delete(recentSections.keys().next().value!)
+  return parsed
 }
 
 /**

@@ -9,6 +9,9 @@ import { applyChange, hasEntity } from '#layers/durable-sessions/shared/sessions
 import type { AgentMessage, ConversationEntry, SessionState } from '#layers/durable-sessions/shared/sessions/reducer'
 import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '#layers/durable-sessions/shared/sessions/selectors'
 import { keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { conversationKey } from '#layers/durable-sessions/shared/sessions/window'
+import type { HistoryPage, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
+import { mergeEarlier } from '../lib/history-merge'
 import { compareOffsets, fitBatch, STREAM_START_OFFSET } from '../lib/offsets'
 import type { BatchFit } from '../lib/offsets'
 
@@ -47,6 +50,12 @@ function setupSessionStore() {
   const offset = ref(STREAM_START_OFFSET)
   /** The same for the presence stream. */
   const presenceOffset = ref(STREAM_START_OFFSET)
+  /**
+   * Where each list's earlier history continues on the server (null: the store holds it all).
+   * The store holds only the window it was hydrated with, the pages loaded since and what
+   * arrived live, so a session of any length costs the browser what its reader looked at.
+   */
+  const history = stateRef<SessionHistory | null>(null)
   const hydrated = ref(false)
 
   // The shared reducer folds into a SessionState; this one is a view over the refs above.
@@ -87,6 +96,7 @@ function setupSessionStore() {
     prompts.value = snapshot.state.prompts
     answers.value = snapshot.state.answers
     conversation.value = snapshot.state.conversation
+    history.value = snapshot.history ?? null
     offset.value = snapshot.offset
     if (force || compareOffsets(snapshot.presenceOffset, presenceOffset.value) > 0) {
       presence.value = snapshot.state.presence
@@ -104,6 +114,31 @@ function setupSessionStore() {
     for (const item of items) fold(item)
     offset.value = to
     return fit
+  }
+
+  /**
+   * Puts a page of earlier history (the answer to a request for the items before `before`) into
+   * its lists. False when the store's history no longer continues at `before` (a page answered
+   * twice, or a new snapshot meanwhile): nothing changes then.
+   */
+  function prependHistory(page: HistoryPage, before: string): boolean {
+    const cursor = history.value?.[page.list]
+    if (!cursor || cursor.before !== before) return false
+    const pageIsNewer = compareOffsets(page.offset, offset.value) >= 0
+    const byId = (item: { id: string }) => item.id
+    const merge = <T>(held: Ref<T[]>, items: T[] | undefined, keyOf: (item: T) => string, at: string | null = null) => {
+      if (items?.length) held.value = mergeEarlier(held.value, items, { keyOf, before: at, pageIsNewer })
+    }
+    const { state: slice } = page
+    merge(conversation, slice.conversation, conversationKey, before)
+    merge(messages, slice.messages, byId)
+    merge(prompts, slice.prompts, byId)
+    merge(answers, slice.answers, byId)
+    merge(toolCalls, slice.toolCalls, byId, before)
+    merge(terminal, slice.terminal, byId, before)
+    merge(workflow, slice.workflow, byId, before)
+    history.value = { ...history.value!, [page.list]: page.cursor }
+    return true
   }
 
   /** The same for the presence stream. */
@@ -176,6 +211,7 @@ function setupSessionStore() {
     conversation,
     offset,
     presenceOffset,
+    history,
     hydrated,
     now: skipHydrate(now),
     participants,
@@ -186,6 +222,7 @@ function setupSessionStore() {
     agents,
     hydrate,
     applyStream,
+    prependHistory,
     applyPresenceStream,
     replacePresence,
     applyLocal,

@@ -7,6 +7,7 @@ import type { SessionStore } from '../stores/session'
 import { captureCollaboratorKey } from '../transport/session-credentials'
 import { perPinia } from './ref-counted'
 import type { Lease } from './ref-counted'
+import { SessionHistoryLoader } from './session-history'
 import { acquireSession } from './session-subscription'
 import type { SessionSubscription, SessionSubscriptionOptions } from './session-subscription'
 import { writeManagerFor } from './write-manager'
@@ -35,6 +36,8 @@ export interface SessionInstance {
   readonly manager: WriteManager
   /** This session's writes of the last minute. */
   readonly writes: ComputedRef<TrackedWrite[]>
+  /** Pages earlier history into the store. */
+  readonly history: SessionHistoryLoader
 }
 
 export interface SessionInstanceOptions extends SessionSubscriptionOptions {
@@ -81,13 +84,15 @@ function createInstance(sessionId: string, options: SessionInstanceOptions): Ses
     }
   }
   const manager = options.manager ?? writeManagerFor(options.pinia)
+  const store = useSessionStore(sessionId, options.pinia)
   return {
     sessionId,
-    store: useSessionStore(sessionId, options.pinia),
+    store,
     subscription,
     user: options.currentUser(),
     manager,
     writes: computed(() => manager.writes.filter(write => write.sessionId === sessionId)),
+    history: new SessionHistoryLoader(sessionId, store, options),
   }
 }
 

@@ -5,6 +5,7 @@ import type {
 } from '#layers/durable-sessions/shared/sessions/api'
 import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
 import { SESSIONS_API_PATH, SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
+import type { HistoryList, HistoryPage } from '#layers/durable-sessions/shared/sessions/window'
 import { SessionApiError, toError } from './errors'
 
 /** Where the session API lives and how to reach it; shared by every client composable. */
@@ -64,8 +65,18 @@ async function request<T>(url: string, init: ApiRequest, options: SessionClientO
   return body as T
 }
 
-export function fetchSnapshot(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionSnapshot> {
-  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'snapshot')}`, { signal }, options)
+/**
+ * The session as the viewer first shows it: the newest window of each list and where their
+ * history continues (`window: false`: the whole state, which grows with the session).
+ */
+export function fetchSnapshot(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal, { window = true } = {}): Promise<SessionSnapshot> {
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'snapshot')}${window ? '?window=1' : ''}`, { signal }, options)
+}
+
+/** A page of a list's earlier history: up to `limit` items before the one keyed `before`. */
+export function fetchHistory(sessionId: string, list: HistoryList, before: string, limit: number, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<HistoryPage> {
+  const query = new URLSearchParams({ list, before, limit: String(limit) })
+  return request(`${resolveBaseUrl(options)}${sessionApiPath(sessionId, 'history')}?${query}`, { signal }, options)
 }
 
 export function fetchDetails(sessionId: string, options: SessionClientOptions = {}, signal?: AbortSignal): Promise<SessionDetails> {

@@ -339,51 +339,107 @@ export async function nginxCollapse(target: Target, options: { readers: number, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6: SSR of a session page holding 10,000 events (ours only)
+// 6: SSR of session pages holding 1,000, 10,000 and 100,000 events, and of the 404 page (ours only)
 // ---------------------------------------------------------------------------------------------
 
-export interface SsrResult {
+export interface SsrTiming {
   events: number
   requests: number
   p50Ms: number
   p99Ms: number
+  /** Bytes of the page's HTML (uncompressed). */
+  htmlBytes: number
 }
 
-const SSR_EVENTS = 10_000
+export interface SsrResult {
+  sessions: SsrTiming[]
+  /** The app's 404 page in the same run: the floor a page render costs here. */
+  notFound: SsrTiming
+  /** The og:image of the 10,000-event session, rendered anew after each of SSR_REQUESTS new events. */
+  ogImage: { requests: number, p50Ms: number, p99Ms: number }
+}
+
+export const SSR_SESSION_EVENTS = [1_000, 10_000, 100_000] as const
 const SSR_EVENTS_PER_POST = 100
 const SSR_WARMUP_REQUESTS = 3
 const SSR_REQUESTS = 21
 
 /**
- * A session like a long agent run — 70% streamed text chunks, 20% terminal lines, 10% tool
- * calls — written through the session API in 100-event POSTs; then its page (the full
- * server-rendered HTML, including the serialised state it hydrates from) is fetched repeatedly.
+ * Sessions like long agent runs — 70% streamed text chunks, 20% terminal lines, 10% tool calls —
+ * written through the session API in 100-event POSTs; then each page (the full server-rendered
+ * HTML, including the serialised state it hydrates from) is fetched repeatedly, the pages in
+ * turn so that every size sees the same load, with the 404 page among them.
  */
 export async function sessionPageSsr(target: Target): Promise<SsrResult> {
   const { origin } = target
+  const sessions: LongSession[] = []
+  for (const events of SSR_SESSION_EVENTS) sessions.push(await longSession(origin, events))
+  const urls = [...sessions.map(session => session.url), '/no-such-page']
+  const times = urls.map(() => [] as number[])
+  const bytes = urls.map(() => 0)
+  for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
+    for (const [at, url] of urls.entries()) {
+      const started = performance.now()
+      const page = await appRequest(`${origin}${url}`)
+      const elapsed = performance.now() - started
+      const expected = at < SSR_SESSION_EVENTS.length ? 200 : 404
+      if (page.status !== expected) throw new Error(`GET ${url}: HTTP ${page.status}`)
+      bytes[at] = Buffer.byteLength(page.body)
+      if (i >= SSR_WARMUP_REQUESTS) times[at]!.push(elapsed)
+    }
+  }
+  const timing = (at: number, events: number): SsrTiming => {
+    const { p50, p99 } = summarize(times[at]!)
+    return { events, requests: times[at]!.length, p50Ms: p50, p99Ms: p99, htmlBytes: bytes[at]! }
+  }
+  return {
+    sessions: SSR_SESSION_EVENTS.map((events, at) => timing(at, events)),
+    notFound: timing(SSR_SESSION_EVENTS.length, 0),
+    ogImage: await ogImageRenders(origin, sessions[1]!),
+  }
+}
+
+/** og:image requests, each after a new event (so each renders: cards are cached by offset). */
+async function ogImageRenders(origin: string, session: LongSession): Promise<SsrResult['ogImage']> {
+  const times: number[] = []
+  for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
+    const event = { channel: 'chunks', data: { agentId: session.agentId, text: `og token ${i} `, turn: 10_000 } }
+    const posted = await appRequest(`${origin}/api/sessions/${session.id}/events`, { method: 'POST', headers: session.headers, body: JSON.stringify(event) })
+    if (posted.status !== 200) throw new Error(`post event: HTTP ${posted.status} ${posted.body}`)
+    const started = performance.now()
+    const image = await appRequest(`${origin}/api/sessions/${session.id}/og.png`)
+    const elapsed = performance.now() - started
+    if (image.status !== 200) throw new Error(`og.png: HTTP ${image.status}`)
+    if (i >= SSR_WARMUP_REQUESTS) times.push(elapsed)
+  }
+  const { p50, p99 } = summarize(times)
+  return { requests: times.length, p50Ms: p50, p99Ms: p99 }
+}
+
+interface LongSession {
+  id: string
+  agentId: string
+  url: string
+  /** The agent's: JSON and its token. */
+  headers: Record<string, string>
+}
+
+/** A session of `count` events. */
+async function longSession(origin: string, count: number): Promise<LongSession> {
   const json = { 'content-type': 'application/json' }
-  const created = await appRequest(`${origin}/api/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ title: 'SSR benchmark', agentId: 'bench-agent' }) })
+  const created = await appRequest(`${origin}/api/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ title: `SSR benchmark, ${count} events`, agentId: `bench-agent-${count}` }) })
   if (created.status !== 201) throw new Error(`create session: HTTP ${created.status}`)
-  const { id, agentToken, url } = JSON.parse(created.body) as { id: string, agentToken: string, url: string }
+  const { id, agentToken, url, agentId } = JSON.parse(created.body) as { id: string, agentToken: string, url: string, agentId: string }
   const headers = { ...json, authorization: `Bearer ${agentToken}` }
-  for (let sent = 0; sent < SSR_EVENTS; sent += SSR_EVENTS_PER_POST) {
-    const events = Array.from({ length: SSR_EVENTS_PER_POST }, (_, i) => sessionEvent(sent + i))
+  for (let sent = 0; sent < count; sent += SSR_EVENTS_PER_POST) {
+    const events = Array.from({ length: Math.min(SSR_EVENTS_PER_POST, count - sent) }, (_, i) => sessionEvent(agentId, sent + i))
     const posted = await appRequest(`${origin}/api/sessions/${id}/events`, { method: 'POST', headers, body: JSON.stringify(events) })
     if (posted.status !== 200) throw new Error(`post events: HTTP ${posted.status} ${posted.body}`)
   }
-  const times: number[] = []
-  for (let i = 0; i < SSR_WARMUP_REQUESTS + SSR_REQUESTS; i++) {
-    const started = performance.now()
-    const page = await appRequest(`${origin}${url}`)
-    if (page.status !== 200) throw new Error(`GET ${url}: HTTP ${page.status}`)
-    if (i >= SSR_WARMUP_REQUESTS) times.push(performance.now() - started)
-  }
-  const { p50, p99 } = summarize(times)
-  return { events: SSR_EVENTS, requests: times.length, p50Ms: p50, p99Ms: p99 }
+  return { id, agentId, url, headers }
 }
 
-function sessionEvent(n: number): unknown {
-  const agentId = 'bench-agent'
+function sessionEvent(agentId: string, n: number): unknown {
   const kind = n % 10
   if (kind < 7) return { channel: 'chunks', data: { agentId, text: `token ${n} `, turn: Math.floor(n / 200) } }
   if (kind < 9) return { channel: 'terminal', data: { type: 'output', source: 'agent', data: `\u001B[32m✓\u001B[39m line ${n}` } }

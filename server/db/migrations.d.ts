@@ -9,3 +9,9 @@ declare module '#db-pg-migrations' {
   const files: Record<string, string>
   export default files
 }
+
+declare module '#og-fonts' {
+  /** Inter (the @fontsource/inter package), regular and bold, bundled at build time for link-preview cards. */
+  const fonts: { regular: Buffer, bold: Buffer }
+  export default fonts
+}

@@ -11,6 +11,8 @@ import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
 import { PRESENCE_WINDOW_MS, selectParticipants } from '#layers/durable-sessions/shared/sessions/selectors'
 import { changeTypeOf, keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { historyPage, windowState } from '#layers/durable-sessions/shared/sessions/window'
+import type { HistoryList, HistoryPage } from '#layers/durable-sessions/shared/sessions/window'
 import type { ChangeOperation, RecordOwner, SessionChange } from '#layers/durable-sessions/shared/sessions/wire'
 import type { SessionRow } from '../db/schema'
 import { StreamError } from '../streams/errors'
@@ -25,9 +27,13 @@ import { PresenceKeys } from './presence-keys'
 import { PresenceLimits } from './presence-limits'
 import { AgentIdTaken, IdempotencyKeyTaken } from './repository'
 import type { SessionRepository } from './repository'
+import { cardLines } from './session-card'
+import type { SessionCard } from './session-card'
 import { hashSecret, newAgentId, newSecret, newSessionId } from './secrets'
 
 const JSON_TYPE = 'application/json'
+/** Conversation entries a link preview draws from (the card keeps what fits of their tail). */
+const CARD_ENTRIES = 3
 const AGENT_ID_CACHE_SIZE = 1000
 /** A Idempotency-Key is honoured at least this long. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
@@ -212,18 +218,53 @@ export class SessionService {
     }
   }
 
-  /** The materialised session and the offset it stands at, copied so later writes cannot leak in. */
-  async snapshot(sessionId: string): Promise<SessionSnapshot> {
+  /**
+   * The materialised session and the offset it stands at, copied so later writes cannot leak in:
+   * whole, or (`window`) as the page first shows it, with where each list's history continues.
+   */
+  async snapshot(sessionId: string, options: { window?: boolean } = {}): Promise<SessionSnapshot> {
     const row = await this.requireSession(sessionId)
     const session = await this.summarize(row)
     const main = await this.materializer.get(sessionStreamPath(sessionId))
     const presence = await this.materializer.get(presenceStreamPath(sessionId))
+    const state = { ...main.state, presence: presence.state.presence }
+    const shown = options.window ? windowState(state) : { state, history: undefined }
     return structuredClone({
       session,
       offset: formatOffset(main.pos),
-      state: { ...main.state, presence: presence.state.presence },
+      state: shown.state,
       presenceOffset: formatOffset(presence.pos),
+      ...(shown.history && { history: shown.history }),
     })
+  }
+
+  /**
+   * What the session's link preview shows, and the offset it stands at: the title, the agent's
+   * status and progress, the newest prompts and messages — what the viewer link shows anyone.
+   */
+  async card(sessionId: string): Promise<{ card: SessionCard, offset: string }> {
+    const session = await this.summarize(await this.requireSession(sessionId))
+    const main = await this.materializer.get(sessionStreamPath(sessionId))
+    const { state } = main
+    const agent = state.agentState[session.agentId] ?? Object.values(state.agentState)[0]
+    const status = agent ? `Agent ${agent.status}${agent.progress === undefined ? '' : ` · ${Math.round(agent.progress)}%`}` : 'Agent session'
+    const texts: string[] = []
+    for (let at = state.conversation.length - 1; at >= 0 && texts.length < CARD_ENTRIES; at--) {
+      const entry = state.conversation[at]!
+      const items: { id: string, text: string }[] = entry.kind === 'message' ? state.messages : state.prompts
+      const text = items.findLast(item => item.id === entry.id)?.text
+      if (text) texts.unshift(text)
+    }
+    return { card: { title: session.title, status, lines: cardLines(texts) }, offset: formatOffset(main.pos) }
+  }
+
+  /** Up to `limit` items of a list just before the item keyed `before`, from the materialised session. */
+  async history(sessionId: string, list: HistoryList, before: string, limit: number): Promise<HistoryPage> {
+    await this.requireSession(sessionId)
+    const main = await this.materializer.get(sessionStreamPath(sessionId))
+    const page = historyPage(main.state, list, before, limit)
+    if (!page) throw new SessionError('conflict', `The session's ${list} has no item ${JSON.stringify(before)} any more: load the session again`)
+    return structuredClone({ ...page, offset: formatOffset(main.pos) })
   }
 
   async role(sessionId: string, credentials: Credentials): Promise<Role> {

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { AgentIdSchema } from './channels'
 import type { Presence } from './channels'
 import type { SessionState } from './reducer'
+import type { SessionHistory } from './window'
 
 /** Request and response shapes of the session API, shared by the server and the Vue client. */
 
@@ -128,6 +129,11 @@ export interface SessionSnapshot {
   offset: string
   state: SessionState
   presenceOffset: string
+  /**
+   * Present when the state is the newest window of each list (`?window=1`, what the pages load):
+   * where each list's earlier history continues. Absent: the state is complete.
+   */
+  history?: SessionHistory
 }
 
 export interface WriteResult {

@@ -1,5 +1,10 @@
 import { z } from 'zod'
 
+// Zod compiles parsers with `new Function` where it may, deciding so as each schema is built. A
+// page's Content-Security-Policy forbids eval, so in a browser the attempt only logs a violation:
+// parse without compiling there (before the schemas below are built). Servers keep compiling.
+if ('window' in globalThis) z.config({ jitless: true })
+
 /**
  * The six channels of an agent session, with exactly the fields of the session spec, and the
  * conversation with it: users' prompts and the agents' answers to them. Objects are strict so a

@@ -27,7 +27,7 @@ function segment(value: string): string {
 export const streamUrlPath = (streamPath: string) => `${STREAM_BASE_PATH}${streamPath.split('/').map(segment).join('/')}`
 
 /** `/api/sessions/<id>`, or with an action `/api/sessions/<id>/events`. */
-export const sessionApiPath = (sessionId: string, action?: 'events' | 'presence' | 'close' | 'demo' | 'snapshot') =>
+export const sessionApiPath = (sessionId: string, action?: 'events' | 'presence' | 'close' | 'demo' | 'snapshot' | 'history' | 'og.png') =>
   `${SESSIONS_API_PATH}/${segment(sessionId)}${action ? `/${action}` : ''}`
 
 export const SESSIONS_LOOKUP_PATH = `${SESSIONS_API_PATH}/lookup`
