@@ -2,9 +2,9 @@ import { useEventListener } from '@vueuse/core'
 import { computed, onMounted, shallowRef } from 'vue'
 import type { ComputedRef } from 'vue'
 import { createError, useRequestURL } from '#imports'
-import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import type { AgentState, Presence, Prompt, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
-import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { AgentMessage, ConversationEntry } from '#layers/durable-sessions/shared/sessions/reducer'
 import { useSessionStore } from '../stores/session'
 import { toSessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
@@ -39,6 +39,10 @@ export interface SessionViewerProps {
   embedUrl: string
   canCollaborate: boolean
   messages: AgentMessage[]
+  prompts: Prompt[]
+  conversation: ConversationEntry[]
+  /** Why the latest prompt was rolled back. */
+  promptError: string | null
   toolCalls: ToolCall[]
   terminalLines: TerminalLine[]
   inputHistory: string[]
@@ -49,6 +53,7 @@ export interface SessionViewerProps {
 export interface UseSessionViewerReturn {
   props: ComputedRef<SessionViewerProps>
   onTerminalSubmit: (text: string) => void
+  onPromptSubmit: (text: string) => void
   onApprove: (requestId: string, reason?: string) => void
   onReject: (requestId: string, reason?: string) => void
   onReconnect: () => void
@@ -94,6 +99,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     credentials.value = { canCollaborate: interactive && heldCredentials(sessionId).canCollaborate, collaboratorKey: collaboratorKeyFor(sessionId) }
   })
 
+  const promptError = shallowRef<string | null>(null)
+
   if (presence) useEventListener('pointermove', (event: PointerEvent) => presence.updateCursor(event.pageX, event.pageY), { passive: true })
 
   const props = computed<SessionViewerProps>(() => ({
@@ -108,6 +115,9 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     embedUrl: embedPagePath(sessionId),
     canCollaborate: credentials.value.canCollaborate,
     messages: session.messages.value,
+    prompts: session.prompts.value,
+    conversation: session.conversation.value,
+    promptError: promptError.value,
     toolCalls: session.toolCalls.value,
     terminalLines: terminal.lines.value,
     inputHistory: terminal.inputHistory.value,
@@ -122,6 +132,10 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   return {
     props,
     onTerminalSubmit: ifInteractive(text => void terminal.sendCommand(text)),
+    onPromptSubmit: ifInteractive((text: string) => {
+      promptError.value = null
+      void session.ask(text, { onRollback: (_, error) => (promptError.value = error.message) })
+    }),
     onApprove: ifInteractive((requestId: string, reason?: string) => void session.approve(requestId, reason)),
     onReject: ifInteractive((requestId: string, reason?: string) => void session.reject(requestId, reason)),
     onReconnect: () => session.retryNow(),
