@@ -22,6 +22,20 @@ export const SCENARIOS = {
       [{ text: 'The line is in the terminal. Done.' }],
     ],
   },
+  /**
+   * The browser tests' answer: slow enough (about 3 s of words) that a page can be reloaded, or
+   * the server killed, while it is being written; then the same approval tool and last line.
+   */
+  steady: {
+    delayMs: 80,
+    steps: [
+      [
+        { text: words('Every word of this answer arrives on its own, so that the browser test can reload the chat page or kill the server while the agent is still writing, and then check that each word is shown once and none is missing.', 42) },
+        { tool: 'write_to_terminal', input: { text: 'hello from the AI agent' } },
+      ],
+      [{ text: 'The line is in the terminal. Done.' }],
+    ],
+  },
   /** A short answer without tools. */
   quick: { delayMs: 0, steps: [[{ text: 'Hello! I am the test model.' }]] },
 }
