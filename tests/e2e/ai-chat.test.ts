@@ -106,6 +106,10 @@ describe('the chat page and the viewer, with the built-in AI agent', () => {
     expect(await viewer.getByTestId('prompt-input').isDisabled()).toBe(true)
     expect(await viewer.getByTestId('prompt-read-only').innerText()).toContain('Open a collaborate link to message the agent')
 
+    // Another collaborator on the chat page: someone else's prompt shows there too.
+    const bob = await (await userContext('Bob')).newPage()
+    await openChat(bob, session)
+
     await ada.getByTestId('chat-input').fill(QUESTION)
     await ada.getByTestId('chat-input').press('Enter')
     await ada.locator('[data-testid="chat-message"][data-role="user"]').filter({ hasText: QUESTION }).waitFor()
@@ -136,8 +140,10 @@ describe('the chat page and the viewer, with the built-in AI agent', () => {
     expect(JSON.parse(await tool.getByTestId('chat-tool-output').innerText())).toEqual({ written: true })
     await waitForText('the whole answer on the chat page', () => textOf(answerOnChat(ada).getByTestId('chat-text')), ANSWER)
     await waitForText('the whole answer in the viewer', () => viewerAnswer(viewer), ANSWER)
+    await bob.locator('[data-testid="chat-message"][data-role="user"]').filter({ hasText: QUESTION }).waitFor()
+    await waitForText('the whole answer on the other collaborator\'s chat page', () => textOf(answerOnChat(bob).getByTestId('chat-text')), ANSWER)
     await viewer.getByTestId('terminal-line').filter({ hasText: TERMINAL_LINE }).waitFor()
-    for (const page of [ada, viewer, adaViewer]) expect(occurrences(await page.locator('main').innerText(), PHRASE)).toBe(1)
+    for (const page of [ada, bob, viewer, adaViewer]) expect(occurrences(await page.locator('main').innerText(), PHRASE)).toBe(1)
     expect(await answerOnChat(ada).count()).toBe(1)
     expect(await ada.getByTestId('chat-error').count()).toBe(0)
 
@@ -175,6 +181,26 @@ describe('the chat page and the viewer, with the built-in AI agent', () => {
     expect(await answerOnChat(ada).count()).toBe(1)
     const state = await answered(session)
     expect(state.terminal.map(entry => entry.data)).toEqual([TERMINAL_LINE])
+  })
+})
+
+describe('the home page with a model configured', () => {
+  it('offers "Start with AI agent" in the server\'s HTML, and it opens the new AI session as a collaborator', { timeout: 60_000 }, async () => {
+    const html = await (await fetch(server.url)).text()
+    expect(html).toContain('data-testid="create-ai-session"')
+    expect(html).not.toContain('data-testid="ai-setup"')
+
+    const page = await (await userContext('Ada')).newPage()
+    await page.goto(server.url)
+    await page.getByLabel(/Title/).fill('Started from home')
+    await page.getByTestId('create-ai-session').click()
+    await page.waitForURL(/\/sessions\/[\w-]+$/)
+    await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor()
+    await page.getByTestId('prompt-input').and(page.locator(':enabled')).waitFor()
+    // The collaborate link's key was kept and left the address bar.
+    expect(new URL(page.url()).search).toBe('')
+    const sessionId = new URL(page.url()).pathname.split('/').pop()!
+    expect((await api(server, 'GET', `/api/sessions/${sessionId}`)).body).toMatchObject({ title: 'Started from home', builtinAgent: 'ai' })
   })
 })
 
