@@ -19,7 +19,9 @@ import { api, eventually, snapshot, startSessionServer } from '../support/sessio
  */
 
 const SCENARIO = SCENARIOS.steady
-const [FIRST_STEP, LAST_STEP] = SCENARIO.steps.map(step => step.flatMap(item => 'text' in item ? [item.text] : []).join(''))
+const stepText = (step: (typeof SCENARIO.steps)[number]) => step.flatMap(item => 'text' in item ? [item.text] : []).join('')
+const FIRST_STEP = stepText(SCENARIO.steps[0]!)
+const LAST_STEP = stepText(SCENARIO.steps[1]!)
 /** The whole answer, whitespace aside (a page's text loses the spaces between paragraphs). */
 const ANSWER = squeeze(`${FIRST_STEP}${LAST_STEP}`)
 /** A phrase that occurs once in the answer: seen twice, something was shown twice. */
