@@ -3,7 +3,7 @@ import { computed, onMounted, shallowRef } from 'vue'
 import type { ComputedRef } from 'vue'
 import { createError, useRequestURL } from '#imports'
 import type { AgentState, Presence, Prompt, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
-import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
+import { chatPagePath, embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { AgentMessage, ConversationEntry } from '#layers/durable-sessions/shared/sessions/reducer'
 import { useSessionStore } from '../stores/session'
 import { toSessionApiError } from '../transport/errors'
@@ -37,6 +37,8 @@ export interface SessionViewerProps {
   viewerUrl: string
   collaborateUrl: string | null
   embedUrl: string
+  /** The session's conversation as an AI SDK Chat page. */
+  chatUrl: string
   canCollaborate: boolean
   messages: AgentMessage[]
   prompts: Prompt[]
@@ -113,6 +115,7 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     viewerUrl,
     collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
     embedUrl: embedPagePath(sessionId),
+    chatUrl: chatPagePath(sessionId),
     canCollaborate: credentials.value.canCollaborate,
     messages: session.messages.value,
     prompts: session.prompts.value,

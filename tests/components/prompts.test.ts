@@ -85,12 +85,17 @@ describe('SessionViewerLayout prompt box', () => {
     await collaborator.get('[data-testid="prompt-box"]').trigger('submit')
     expect(collaborator.emitted('prompt-submit')).toEqual([['Deploy it']])
 
-    const viewer = mount(SessionViewerLayout, { props: { ...base, canCollaborate: false } })
+    const viewer = mount(SessionViewerLayout, { props: { ...base, canCollaborate: false, chatUrl: '/sessions/s1/chat' } })
     expect(viewer.get('[data-testid="prompt-input"]').attributes('disabled')).toBeDefined()
+    expect(viewer.get('[data-testid="open-chat"]').attributes('href')).toBe('/sessions/s1/chat')
   })
 
   it('a read-only embed has no prompt box; a closed session disables it', () => {
     expect(mount(SessionViewerLayout, { props: { ...base, chrome: false } }).find('[data-testid="prompt-box"]').exists()).toBe(false)
+    // An interactive embed has the box, without app links.
+    const embed = mount(SessionViewerLayout, { props: { ...base, chrome: false, canCollaborate: true, chatUrl: '/sessions/s1/chat' } })
+    expect(embed.find('[data-testid="prompt-box"]').exists()).toBe(true)
+    expect(embed.find('[data-testid="open-chat"]').exists()).toBe(false)
     const closed = mount(SessionViewerLayout, { props: { ...base, canCollaborate: true, connectionState: 'closed' } })
     expect(closed.get('[data-testid="prompt-input"]').attributes('disabled')).toBeDefined()
   })
