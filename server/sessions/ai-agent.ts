@@ -24,6 +24,8 @@ export interface AiTarget {
  */
 export class AiAgents {
   private readonly running = new Map<string, PromptAnswerer>()
+  /** Stopped for good (the server is shutting down): no session starts its agent again. */
+  private stopped = false
 
   constructor(
     private readonly connection: DemoConnection,
@@ -31,9 +33,9 @@ export class AiAgents {
     private readonly model: () => Promise<LanguageModel>,
   ) {}
 
-  /** Answers the session's prompts from now on, unless it already does. */
+  /** Answers the session's prompts from now on, unless it already does (or all were stopped). */
   ensure(target: AiTarget): void {
-    if (this.running.has(target.sessionId)) return
+    if (this.stopped || this.running.has(target.sessionId)) return
     const session = attachSession({ ...this.connection, sessionId: target.sessionId, agentToken: this.token(), agentId: target.agentId })
     const tools = builtinTools(session)
     const answerer = answerPrompts(session, {
@@ -57,6 +59,7 @@ export class AiAgents {
   }
 
   stopAll(): void {
+    this.stopped = true
     for (const answerer of this.running.values()) answerer.stop()
     this.running.clear()
   }
