@@ -15,7 +15,7 @@ import { api, eventually, snapshot, startSessionServer } from '../support/sessio
  * kill -9 of the server: shown whole, each word once. The agent is the AI SDK's test model
  * playing tests/support/ai-scenarios.mjs's `steady` answer (about 3 s of words, a tool that waits
  * for approval, a last line). With E2E_SCREENSHOTS=1 the viewer and the chat page are saved for
- * the README in both themes.
+ * the README in both themes, and the chat page waiting for an approval.
  */
 
 const SCENARIO = SCENARIOS.steady
@@ -130,6 +130,7 @@ describe('the chat page and the viewer, with the built-in AI agent', () => {
     const tool = answerOnChat(ada).getByTestId('chat-tool')
     await tool.and(ada.locator('[data-state="approval-requested"]')).waitFor()
     expect(await answerOnChat(ada).count()).toBe(1)
+    await readmeScreenshot(ada, 'ai-chat-approval')
 
     // A collaborator approves in the session viewer (Ada's browser holds the key).
     const adaViewer = await ada.context().newPage()
