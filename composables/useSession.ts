@@ -2,8 +2,8 @@ import { isClient, tryOnScopeDispose } from '@vueuse/core'
 import { computed, shallowRef, toValue, watch } from 'vue'
 import type { ComputedRef, MaybeRefOrGetter } from 'vue'
 import type { PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
-import type { AgentState, Channel, Presence, TerminalEntry, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
-import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { AgentState, Answer, Channel, Presence, Prompt, TerminalEntry, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import type { AgentMessage, ConversationEntry } from '#layers/durable-sessions/shared/sessions/reducer'
 import type { ChannelHandler, SessionEventRouter } from '#layers/durable-sessions/shared/sessions/router'
 import type { HistoryList, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
 import type { SessionStore } from '../stores/session'
@@ -12,8 +12,8 @@ import type { Lease } from '../sync/ref-counted'
 import { acquireSessionInstance } from '../sync/session-instances'
 import type { SessionInstance, SessionUser } from '../sync/session-instances'
 import type { SessionCallbacks, SessionSubscription, SessionSubscriptionOptions } from '../sync/session-subscription'
-import { sendApprovalDecision, sendPresence, sendTerminalInput, writeOptionsOf } from '../sync/session-writes'
-import type { SendResult, SessionWriteOptions, TerminalInputCallbacks } from '../sync/session-writes'
+import { sendApprovalDecision, sendPresence, sendPrompt, sendTerminalInput, writeOptionsOf } from '../sync/session-writes'
+import type { SendResult, SessionWriteOptions, TerminalInputCallbacks, WriteCallbacks } from '../sync/session-writes'
 import type { TrackedWrite } from '../sync/write-manager'
 import type { SessionApiError } from '../transport/errors'
 import type { LiveStatus } from '../transport/live-stream'
@@ -49,6 +49,12 @@ export interface UseSessionReturn {
   terminal: ComputedRef<TerminalEntry[]>
   workflow: ComputedRef<WorkflowEvent[]>
   agentState: ComputedRef<Record<string, AgentState>>
+  /** What users asked the agents, in stream order. */
+  prompts: ComputedRef<Prompt[]>
+  /** The agents' answers to them (an answer's id is its prompt's). */
+  answers: ComputedRef<Answer[]>
+  /** Prompts and agent messages in the order they first appeared. */
+  conversation: ComputedRef<ConversationEntry[]>
   pendingApprovals: ComputedRef<WorkflowEvent[]>
   /** `connecting` also during SSR and when `live` is false. */
   status: ComputedRef<LiveStatus>
@@ -83,6 +89,8 @@ export interface UseSessionReturn {
   updatePresence: (update?: PresenceUpdate) => Promise<SendResult<Presence>>
   approve: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>
   reject: (requestId: string, reason?: string) => Promise<SendResult<WorkflowEvent>>
+  /** Asks the session's agent (or `agentId`), named as this user; needs the collaborator key or agent token. */
+  ask: (text: string, options?: { agentId?: string } & WriteCallbacks<Prompt>) => Promise<SendResult<Prompt>>
   /** Reconnect now instead of waiting for `nextRetryAt`. */
   retryNow: () => void
 }
@@ -164,6 +172,9 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
     terminal: computed(() => store.value.terminal),
     workflow: computed(() => store.value.workflow),
     agentState: computed(() => store.value.agentState),
+    prompts: computed(() => store.value.prompts),
+    answers: computed(() => store.value.answers),
+    conversation: computed(() => store.value.conversation),
     pendingApprovals: computed(() => store.value.pendingApprovals),
     status,
     isConnected: computed(() => status.value === 'live'),
@@ -187,6 +198,7 @@ export function useSession(sessionId: MaybeRefOrGetter<string>, options: UseSess
     },
     approve: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'approved', { actor: user.value.displayName, reason }, {}, writeOptions),
     reject: (requestId, reason) => sendApprovalDecision(id.value, requestId, 'rejected', { actor: user.value.displayName, reason }, {}, writeOptions),
+    ask: (text, { agentId, ...callbacks } = {}) => sendPrompt(id.value, text, { actor: user.value.displayName, actorId: user.value.userId, agentId }, callbacks, writeOptions),
     retryNow: () => subscription.value?.retryNow(),
   }
 }

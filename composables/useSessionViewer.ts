@@ -2,9 +2,9 @@ import { useEventListener } from '@vueuse/core'
 import { computed, onMounted, shallowRef } from 'vue'
 import type { ComputedRef } from 'vue'
 import { createError, useRequestURL } from '#imports'
-import type { AgentState, Presence, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
-import { embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
-import type { AgentMessage } from '#layers/durable-sessions/shared/sessions/reducer'
+import type { AgentState, Presence, Prompt, ToolCall, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import { chatPagePath, embedPagePath, sessionPagePath } from '#layers/durable-sessions/shared/sessions/paths'
+import type { AgentMessage, ConversationEntry } from '#layers/durable-sessions/shared/sessions/reducer'
 import { HISTORY_LISTS } from '#layers/durable-sessions/shared/sessions/window'
 import type { HistoryList, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
 import { useSessionStore } from '../stores/session'
@@ -39,8 +39,14 @@ export interface SessionViewerProps {
   viewerUrl: string
   collaborateUrl: string | null
   embedUrl: string
+  /** The session's conversation as an AI SDK Chat page. */
+  chatUrl: string
   canCollaborate: boolean
   messages: AgentMessage[]
+  prompts: Prompt[]
+  conversation: ConversationEntry[]
+  /** Why the latest prompt was rolled back. */
+  promptError: string | null
   toolCalls: ToolCall[]
   terminalLines: TerminalLine[]
   inputHistory: string[]
@@ -54,6 +60,7 @@ export interface SessionViewerProps {
 export interface UseSessionViewerReturn {
   props: ComputedRef<SessionViewerProps>
   onTerminalSubmit: (text: string) => void
+  onPromptSubmit: (text: string) => void
   onApprove: (requestId: string, reason?: string) => void
   onReject: (requestId: string, reason?: string) => void
   onReconnect: () => void
@@ -104,6 +111,8 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     credentials.value = { canCollaborate: interactive && heldCredentials(sessionId).canCollaborate, collaboratorKey: collaboratorKeyFor(sessionId) }
   })
 
+  const promptError = shallowRef<string | null>(null)
+
   if (presence) useEventListener('pointermove', (event: PointerEvent) => presence.updateCursor(event.pageX, event.pageY), { passive: true })
 
   const props = computed<SessionViewerProps>(() => ({
@@ -116,8 +125,12 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
     viewerUrl,
     collaborateUrl: credentials.value.collaboratorKey ? `${viewerUrl}?key=${encodeURIComponent(credentials.value.collaboratorKey)}` : null,
     embedUrl: embedPagePath(sessionId),
+    chatUrl: chatPagePath(sessionId),
     canCollaborate: credentials.value.canCollaborate,
     messages: session.messages.value,
+    prompts: session.prompts.value,
+    conversation: session.conversation.value,
+    promptError: promptError.value,
     toolCalls: session.toolCalls.value,
     terminalLines: terminal.lines.value,
     inputHistory: terminal.inputHistory.value,
@@ -134,6 +147,10 @@ export function useSessionViewer(sessionId: string, options: UseSessionViewerOpt
   return {
     props,
     onTerminalSubmit: ifInteractive(text => void terminal.sendCommand(text)),
+    onPromptSubmit: ifInteractive((text: string) => {
+      promptError.value = null
+      void session.ask(text, { onRollback: (_, error) => (promptError.value = error.message) })
+    }),
     onApprove: ifInteractive((requestId: string, reason?: string) => void session.approve(requestId, reason)),
     onReject: ifInteractive((requestId: string, reason?: string) => void session.reject(requestId, reason)),
     onReconnect: () => session.retryNow(),

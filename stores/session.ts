@@ -8,7 +8,7 @@ import type { AgentState, Answer, Chunk, Presence, Prompt, SessionEvent, Termina
 import { applyChange, hasEntity } from '#layers/durable-sessions/shared/sessions/reducer'
 import type { AgentMessage, ConversationEntry, SessionState } from '#layers/durable-sessions/shared/sessions/reducer'
 import { selectApprovalDecisions, selectInputHistory, selectParticipants, selectPendingApprovals } from '#layers/durable-sessions/shared/sessions/selectors'
-import { keyOf, toChange } from '#layers/durable-sessions/shared/sessions/wire'
+import { toChange } from '#layers/durable-sessions/shared/sessions/wire'
 import { conversationKey } from '#layers/durable-sessions/shared/sessions/window'
 import type { HistoryPage, SessionHistory } from '#layers/durable-sessions/shared/sessions/window'
 import { mergeEarlier } from '../lib/history-merge'
@@ -21,8 +21,8 @@ const PRESENCE_CLOCK_MS = 5_000
 /** Identifies one optimistic write of an entity, so only the latest write of it may roll back. */
 export type LocalWriteToken = number
 
-/** The channels this client writes optimistically; the reducer has no removal for the others. */
-type LocalChannel = 'terminal' | 'workflow' | 'presence'
+/** The channels this client writes optimistically. */
+type LocalChannel = 'terminal' | 'workflow' | 'presence' | 'prompts'
 export type LocalEvent = Extract<SessionEvent, { channel: LocalChannel }>
 
 // Vue types `ref<T>()` and `reactive<T>()` with a deep UnwrapRef<T>, which recurses without end on
@@ -177,14 +177,9 @@ function setupSessionStore() {
     if (previous) {
       applyChange(state, toChange({ channel: event.channel, data: previous } as LocalEvent, 'update', new Date().toISOString()))
     }
-    else if (event.channel === 'presence') {
-      applyChange(state, toChange(event, 'delete', new Date().toISOString()))
-    }
     else {
-      // The reducer only deletes presence; a list entry is spliced out, which its index cache expects.
-      const list: { id: string }[] = state[event.channel]
-      const at = list.findIndex(item => item.id === keyOf(event))
-      if (at >= 0) list.splice(at, 1)
+      // The reducer's removal keeps its index caches (and, for a prompt, the conversation) right.
+      applyChange(state, toChange(event, 'delete', new Date().toISOString()))
     }
     return true
   }

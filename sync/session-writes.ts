@@ -2,7 +2,7 @@ import { getActivePinia } from 'pinia'
 import type { Pinia } from 'pinia'
 import { PRESENCE_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
 import type { PresenceBody } from '#layers/durable-sessions/shared/sessions/api'
-import type { Presence, SessionEventInput, TerminalEntry, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
+import type { Presence, Prompt, SessionEventInput, TerminalEntry, WorkflowEvent } from '#layers/durable-sessions/shared/sessions/channels'
 import { nextPresence } from '#layers/durable-sessions/shared/sessions/presence'
 import { useSessionStore } from '../stores/session'
 import type { LocalEvent, LocalWriteToken } from '../stores/session'
@@ -96,15 +96,40 @@ export function sendApprovalDecision(
   return sendOptimisticEvent(sessionId, 'approval', { channel: 'workflow', data: entry }, callbacks, options)
 }
 
+export interface PromptDetails {
+  /** Who asks, shown at once; the server names a collaborator from their presence key instead. */
+  actor?: string
+  actorId?: string
+  /** The agent asked. Default: the session's. */
+  agentId?: string
+}
+
+/**
+ * Asks the session's agent something (collaborator key or agent token), optimistically: the prompt
+ * shows in the conversation at once under a client-made id, which the server keeps.
+ */
+export function sendPrompt(sessionId: string, text: string, details: PromptDetails = {}, callbacks: WriteCallbacks<Prompt> = {}, options: SessionWriteOptions = {}): Promise<SendResult<Prompt>> {
+  const entry: Prompt = {
+    id: crypto.randomUUID(),
+    sessionId,
+    text,
+    ...(details.agentId ? { agentId: details.agentId } : {}),
+    ...(details.actor ? { actor: details.actor } : {}),
+    ...(details.actorId ? { actorId: details.actorId } : {}),
+    timestamp: new Date().toISOString(),
+  }
+  return sendOptimisticEvent(sessionId, 'prompt', { channel: 'prompts', data: entry }, callbacks, options)
+}
+
 /**
  * An event shown in the store at once, confirmed by the offset of its POST, or rolled back
  * after the last failed attempt. The body is the same on every attempt (the server ties an
  * Idempotency-Key to its hash) and leaves the timestamp to the server.
  */
-async function sendOptimisticEvent<E extends TerminalEntry | WorkflowEvent>(
+async function sendOptimisticEvent<E extends TerminalEntry | WorkflowEvent | Prompt>(
   sessionId: string,
   kind: string,
-  event: Extract<LocalEvent, { channel: 'terminal' | 'workflow' }> & { data: E },
+  event: Extract<LocalEvent, { channel: 'terminal' | 'workflow' | 'prompts' }> & { data: E },
   callbacks: WriteCallbacks<E>,
   options: SessionWriteOptions,
 ): Promise<SendResult<E>> {

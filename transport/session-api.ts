@@ -1,10 +1,10 @@
 import { isClient } from '@vueuse/core'
 import { IDEMPOTENCY_KEY_HEADER } from '#layers/durable-sessions/shared/sessions/api'
 import type {
-  CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, SessionDetails, SessionList, SessionLookup, SessionSnapshot, WriteResult,
+  CreateSessionBody, CreatedSession, PresenceBody, PresenceWriteResult, ServerAgents, SessionDetails, SessionList, SessionLookup, SessionSnapshot, WriteResult,
 } from '#layers/durable-sessions/shared/sessions/api'
 import type { SessionEventInput } from '#layers/durable-sessions/shared/sessions/channels'
-import { SESSIONS_API_PATH, SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
+import { AGENTS_API_PATH, SESSIONS_API_PATH, SESSIONS_LOOKUP_PATH, sessionApiPath } from '#layers/durable-sessions/shared/sessions/paths'
 import type { HistoryList, HistoryPage } from '#layers/durable-sessions/shared/sessions/window'
 import { SessionApiError, toError } from './errors'
 
@@ -103,6 +103,11 @@ export function listSessions(query: ListSessionsQuery = {}, options: SessionClie
 /** A new session; its agent token and collaborator key are in this answer only. */
 export function createSession(body: CreateSessionBody, options: SessionClientOptions = {}): Promise<CreatedSession> {
   return request(`${resolveBaseUrl(options)}${SESSIONS_API_PATH}`, { method: 'POST', body }, options)
+}
+
+/** The agents the server can run in a session: whether the built-in AI agent is configured, and how to configure it. */
+export function fetchServerAgents(options: SessionClientOptions = {}, signal?: AbortSignal): Promise<ServerAgents> {
+  return request(`${resolveBaseUrl(options)}${AGENTS_API_PATH}`, { signal }, options)
 }
 
 /** Runs the scripted demo agent in the server on a session (its agent token). */

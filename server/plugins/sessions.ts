@@ -7,7 +7,14 @@
 export default defineNitroPlugin((nitroApp) => {
   const started = start().catch(error => console.error('[sessions] start-up housekeeping failed', error))
   nitroApp.hooks.hook('request', () => started)
-  nitroApp.hooks.hook('close', closeSessions)
+  // At the signal, before graceful shutdown waits for open requests (see stopAgents).
+  process.once('SIGTERM', stopAgents)
+  process.once('SIGINT', stopAgents)
+  nitroApp.hooks.hook('close', () => {
+    process.off('SIGTERM', stopAgents)
+    process.off('SIGINT', stopAgents)
+    closeSessions()
+  })
 })
 
 async function start(): Promise<void> {

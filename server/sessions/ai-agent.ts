@@ -29,6 +29,8 @@ export type HoldLock = (name: string) => Promise<(() => Promise<void>) | undefin
  */
 export class AiAgents {
   private readonly running = new Map<string, PromptAnswerer>()
+  /** Stopped for good (the server is shutting down): no session starts its agent again. */
+  private stopped = false
 
   constructor(
     private readonly connection: DemoConnection,
@@ -37,11 +39,16 @@ export class AiAgents {
     private readonly hold: HoldLock,
   ) {}
 
-  /** Answers the session's prompts from now on, unless this or another instance already does. */
+  /** Answers the session's prompts from now on, unless this or another instance already does (or all were stopped). */
   async ensure(target: AiTarget): Promise<void> {
-    if (this.running.has(target.sessionId)) return
+    if (this.stopped || this.running.has(target.sessionId)) return
     const release = await this.hold(`ai-agent:${target.sessionId}`)
     if (!release) return
+    // Stopped while the lock was on its way: the next process takes the session.
+    if (this.stopped) {
+      await release()
+      return
+    }
     const session = attachSession({ ...this.connection, sessionId: target.sessionId, agentToken: this.token(), agentId: target.agentId })
     const tools = builtinTools(session)
     const answerer = answerPrompts(session, {
@@ -66,6 +73,7 @@ export class AiAgents {
   }
 
   stopAll(): void {
+    this.stopped = true
     for (const answerer of this.running.values()) answerer.stop()
     this.running.clear()
   }

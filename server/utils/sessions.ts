@@ -135,9 +135,19 @@ export function runPresenceRetention(now = Date.now()) {
   return useSessionService().trimPresence(now, Number(useRuntimeConfig().durableSessions.presenceRetentionMinutes))
 }
 
-export function closeSessions(): void {
+/**
+ * Stops the in-process agents (demo and AI). Called on SIGTERM/SIGINT, not only on close: a closing
+ * server ends every live read at once, and an agent that is still following would reconnect to it
+ * in a loop while graceful shutdown waits for open requests. The built-in AI agent picks up
+ * unfinished answers in the next process.
+ */
+export function stopAgents(): void {
   demoAgents?.stopAll()
   aiAgents?.stopAll()
+}
+
+export function closeSessions(): void {
+  stopAgents()
   aiAgents = undefined
   aiModel = undefined
   materializer?.clear()

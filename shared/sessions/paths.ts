@@ -31,8 +31,12 @@ export const sessionApiPath = (sessionId: string, action?: 'events' | 'presence'
   `${SESSIONS_API_PATH}/${segment(sessionId)}${action ? `/${action}` : ''}`
 
 export const SESSIONS_LOOKUP_PATH = `${SESSIONS_API_PATH}/lookup`
+/** Which agents the server runs in sessions (the built-in AI agent, and how to configure it). */
+export const AGENTS_API_PATH = '/api/agents'
 
 /** The viewer page (the viewer link; with `?key=` the collaborate link). */
 export const sessionPagePath = (sessionId: string) => `/sessions/${segment(sessionId)}`
+/** The session's conversation with its agent as an AI SDK `Chat` page. */
+export const chatPagePath = (sessionId: string) => `${sessionPagePath(sessionId)}/chat`
 /** The viewer for iframes. */
 export const embedPagePath = (sessionId: string) => `/embed/sessions/${segment(sessionId)}`

@@ -141,6 +141,41 @@ describe('terminal input', () => {
   })
 })
 
+describe('prompts', () => {
+  it('shows a prompt in the conversation at once; a viewer\'s is refused (403) and leaves the conversation again', async () => {
+    const session = await createSession(server)
+    const { result, wrapper } = withSetup(() => useSession(session.id))
+    await until(() => result.isConnected.value, 'live')
+
+    const calls: string[] = []
+    const sending = result.ask('Why is the build red?', { onRollback: (_, error) => calls.push(`rollback ${error.status}`) })
+    expect(result.prompts.value.map(prompt => [prompt.text, prompt.actorId])).toEqual([['Why is the build red?', result.user.value.userId]])
+    expect(result.conversation.value).toEqual([{ kind: 'prompt', id: result.prompts.value[0]!.id }])
+
+    expect((await sending).ok).toBe(false)
+    expect(calls).toEqual(['rollback 403'])
+    expect(result.prompts.value).toEqual([])
+    expect(result.conversation.value).toEqual([])
+    expect((await snapshot(server, session.id)).state.prompts).toEqual([])
+    wrapper.unmount()
+  })
+
+  it('a collaborator\'s prompt lands under its own id, and its echo replaces the optimistic one (no duplicate)', async () => {
+    const session = await createSession(server)
+    rememberCollaboratorKey(session.id, session.collaboratorKey)
+    const { result, wrapper } = withSetup(() => useSession(session.id))
+    await until(() => result.isConnected.value, 'live')
+
+    const outcome = await result.ask('Run the tests')
+    expect(outcome.ok).toBe(true)
+    await until(() => outcome.ok && result.offset.value >= outcome.offset, 'the echo has arrived')
+    expect(result.prompts.value.map(prompt => [prompt.id, prompt.text])).toEqual([[outcome.event.id, 'Run the tests']])
+    expect(result.conversation.value).toEqual([{ kind: 'prompt', id: outcome.event.id }])
+    expect((await snapshot(server, session.id)).state.prompts.map(prompt => prompt.id)).toEqual([outcome.event.id])
+    wrapper.unmount()
+  })
+})
+
 describe('approvals', () => {
   it('approves optimistically: the request leaves pendingApprovals at once and the decision lands, signed by the presence identity', async () => {
     const session = await createSession(server)

@@ -36,6 +36,9 @@ describe('home page', () => {
     expect(emptyState).toContain('@durable-sessions/agent')
     expect(emptyState).not.toContain('curl')
     expect(await page.getByTestId('session-item').count()).toBe(0)
+    // No AI model on this server: no AI button, and the form says how to configure one.
+    expect(await page.getByTestId('create-ai-session').count()).toBe(0)
+    expect(await page.getByTestId('ai-setup').innerText()).toContain('Set NUXT_DURABLE_SESSIONS_AI_MODEL to anthropic:<model>')
 
     await page.getByLabel(/Title/).fill('Fix the flaky checkout test')
     await page.getByTestId('create-demo-session').click()

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useBrowser } from '../support/browser'
 import type { TestServer } from '../support/server'
@@ -96,5 +97,29 @@ describe('the app extending this project as a layer', () => {
     const errorPage = await missingPage.text()
     expect(errorPage).toContain('This page does not exist')
     expect(errorPage).not.toContain('This session does not exist')
+  })
+
+  it('runs the README\'s Vue page (app/pages/ask/[id].vue): a collaborator asks the built-in AI agent and the answer streams in; a reload shows the conversation', { timeout: 60_000 }, async () => {
+    const withAi = await startSessionServer({
+      entry: ENTRY,
+      env: { NUXT_DURABLE_SESSIONS_AI_MODEL: 'test:quick', NUXT_DURABLE_SESSIONS_AI_TEST_MODELS: resolve('tests/support/ai-scenarios.mjs') },
+    })
+    try {
+      const created = await api(withAi, 'POST', '/api/sessions', { json: { agent: 'ai' } })
+      expect(created.status, created.text).toBe(201)
+      const page = await e2e.newPage()
+      await page.goto(`${withAi.url}/ask/${created.body.id}?key=${created.body.collaboratorKey}`)
+      // Hydrated: the form submits through the Chat, not as a page navigation.
+      await page.waitForFunction(() => Boolean((document.querySelector('#__nuxt') as { __vue_app__?: unknown } | null)?.__vue_app__))
+      await page.getByLabel('Ask').fill('Who are you?')
+      await page.getByLabel('Ask').press('Enter')
+      await page.locator('p[data-role="user"]', { hasText: 'Who are you?' }).waitFor()
+      await page.locator('p[data-role="assistant"]', { hasText: 'Hello! I am the test model.' }).waitFor()
+      await page.reload()
+      expect(await page.locator('p[data-role]').allInnerTexts()).toEqual(['Who are you?', 'Hello! I am the test model.'])
+    }
+    finally {
+      await withAi.stop()
+    }
   })
 })

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CreatedSession, SessionSnapshot } from '../../shared/sessions/api'
@@ -6,7 +8,7 @@ import { decide, joinAsCollaborator, prompt } from '../support/ai'
 import { SCENARIOS } from '../support/ai-scenarios.mjs'
 import { startChatCompletionsServer } from '../support/openai-compatible'
 import type { TestServer } from '../support/server'
-import { api, createSession, eventually, snapshot, startSessionServer } from '../support/sessions'
+import { api, createSession, eventually, sleep, snapshot, startSessionServer } from '../support/sessions'
 
 /**
  * The built-in AI agent of the built server: configured by NUXT_DURABLE_SESSIONS_AI_MODEL, off (and saying how to
@@ -35,6 +37,19 @@ async function settledAnswer(server: TestServer, session: CreatedSession, prompt
     const { state } = await snapshot(server, session.id)
     return state.answers.find(answer => answer.id === promptId && answer.status !== 'running') ? state : undefined
   }, `the answer to ${promptId}`)
+}
+
+/** User and system CPU time a process has used so far, from /proc (clock ticks of 1/100 s); undefined once it is gone. */
+function cpuSeconds(pid: number): number | undefined {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  }
+  catch {
+    return undefined
+  }
+  const fields = stat.split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** The text of an answer's text parts, in order. */
@@ -86,6 +101,31 @@ describe('with the AI SDK test model (NUXT_DURABLE_SESSIONS_AI_MODEL=test:<scena
     expect(answerText(state, 'p1')).toBe('Hello! I am the test model.')
     expect(state.conversation).toEqual([{ kind: 'prompt', id: 'p1' }, { kind: 'message', id: `${session.agentId}:1` }])
     expect(state.agentState[session.agentId]).toMatchObject({ status: 'completed', message: 'Answered (30 tokens)' })
+  })
+
+  it('stops its agents on SIGTERM: while a request still keeps the server up, the agent does not reconnect to the closing server in a loop, and the server exits', { timeout: 60_000 }, async () => {
+    const server = await serverWith({ NUXT_DURABLE_SESSIONS_AI_MODEL: 'test:quick', NUXT_DURABLE_SESSIONS_AI_TEST_MODELS: TEST_MODELS })
+    const session = await aiSession(server)
+    const ada = await joinAsCollaborator(server, session, 'Ada')
+    await prompt(server, session, ada, 'Hello?', 'p1')
+    await settledAnswer(server, session, 'p1')
+    // The agent now follows the session live. A request whose body is still on its way keeps the
+    // closing server up (graceful shutdown waits for it) while its live readers are ended.
+    const { port } = new URL(server.url)
+    const upload = connect(Number(port), '127.0.0.1')
+    upload.on('error', () => undefined)
+    await new Promise(done => upload.once('connect', done))
+    upload.write(`POST /api/sessions/${session.id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{`)
+    const pid = server.pid
+    const cpuBefore = cpuSeconds(pid)!
+    const stopped = server.stop()
+    await Promise.race([stopped, sleep(2_000)])
+    // Waiting on one request costs the process nothing; an agent reconnecting in a loop costs a
+    // core. (A process that has already exited spent nothing more.)
+    const spent = (cpuSeconds(pid) ?? cpuBefore) - cpuBefore
+    upload.end('}')
+    await stopped
+    expect(spent, 'CPU seconds the closing server used in (at most) 2 s').toBeLessThan(0.5)
   })
 
   it('waits for a collaborator to approve its terminal tool, then goes on — and after a kill -9 mid-answer, finishes it once', async () => {

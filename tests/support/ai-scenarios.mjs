@@ -14,16 +14,26 @@ export const SCENARIOS = {
   /** A slow answer, then a tool that needs approval, then a last line. */
   chat: {
     delayMs: 40,
-    steps: [
-      [
-        { text: words('Here is a deliberately slow answer, streamed one word at a time so that a page can be reloaded in the middle of it and still show every word exactly once when it is done.', 24) },
-        { tool: 'write_to_terminal', input: { text: 'hello from the AI agent' } },
-      ],
-      [{ text: 'The line is in the terminal. Done.' }],
-    ],
+    steps: approvedTerminalLine(words('Here is a deliberately slow answer, streamed one word at a time so that a page can be reloaded in the middle of it and still show every word exactly once when it is done.', 24)),
+  },
+  /**
+   * The browser tests' answer: slow enough (about 3 s of words) that a page can be reloaded, or
+   * the server killed, while it is being written; then the same approval tool and last line.
+   */
+  steady: {
+    delayMs: 80,
+    steps: approvedTerminalLine(words('Every word of this answer arrives on its own, so that the browser test can reload the chat page or kill the server while the agent is still writing, and then check that each word is shown once and none is missing.', 42)),
   },
   /** A short answer without tools. */
   quick: { delayMs: 0, steps: [[{ text: 'Hello! I am the test model.' }]] },
+}
+
+/** `text`, then the terminal tool (which waits for a collaborator's approval), then a last line. */
+function approvedTerminalLine(text) {
+  return [
+    [{ text }, { tool: 'write_to_terminal', input: { text: 'hello from the AI agent' } }],
+    [{ text: 'The line is in the terminal. Done.' }],
+  ]
 }
 
 function words(sentence, count) {
