@@ -41,7 +41,7 @@ describe('the app extending this project as a layer', () => {
     // The layer's Nitro tasks (server/tasks) are in the app's server, on the layer's schedule.
     const nitro = readFileSync(`${FIXTURE}/.output/server/chunks/nitro/nitro.mjs`, 'utf8')
     expect(nitro).toContain('{"cron":"0 * * * *","tasks":["sessions:retention"]}')
-    expect(nitro).toContain('{"cron":"* * * * *","tasks":["sessions:presence-retention"]}')
+    expect(nitro).toContain('{"cron":"* * * * *","tasks":["sessions:presence-retention","sessions:ai-agents"]}')
   })
 
   it('renders a session on its own page and layout, with its own header and colour, and goes live', { timeout: 60_000 }, async () => {
