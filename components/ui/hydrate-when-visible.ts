@@ -3,11 +3,16 @@ import type { Component } from 'vue'
 
 /**
  * `component`, except that an instance rendered on the server keeps its server HTML until it
- * comes into view, and hydrates then: the items of the side panels, which a phone shows below the
- * messages, were much of the session page's hydration task. The component is already loaded (no
- * chunk of its own), so an item scrolled into view is interactive in that frame, and one added in
- * the browser renders right away. A change to an item before it hydrates renders it anew.
+ * comes into view, and hydrates then: messages (whose Markdown would be parsed again) and the
+ * items of the side panels, which a phone shows below the messages, were most of the session
+ * page's hydration task. A change to an item before it hydrates renders it anew.
+ *
+ * Call it at module scope (a plain `<script>` block): the wrapper is resolved a microtask later,
+ * with no chunk of its own, so an item scrolled into view is interactive in that frame and one
+ * mounted in the browser (a live item, a component test) renders at once.
  */
 export function hydrateWhenVisible<T extends Component>(component: T): T {
-  return defineAsyncComponent({ loader: () => Promise.resolve(component), hydrate: hydrateOnVisible() }) as T
+  const wrapper = defineAsyncComponent({ loader: () => Promise.resolve(component), hydrate: hydrateOnVisible() })
+  void wrapper.__asyncLoader?.()
+  return wrapper as T
 }
