@@ -192,13 +192,22 @@ function renderLink(url: string, title: string | null | undefined, children: Phr
   const label = renderInlines(children, { ...context, inLink: true }, depth + 1)
   const href = safeWebUrl(url)
   if (!href) return label
-  return [h('a', { href, title: title ?? undefined, rel: LINK_REL, target: '_blank' }, label)]
+  return [anchor(href, title, label)]
 }
 
-/** Images load from http(s) only, lazily and without telling the image host which page shows them. */
+/** Links open in a new tab without handing it this page (LINK_REL). */
+function anchor(href: string, title: string | null | undefined, label: VNodeArrayChildren | string) {
+  return h('a', { href, title: title ?? undefined, rel: LINK_REL, target: '_blank' }, label)
+}
+
+/**
+ * Images load from https only (the page's CSP allows no other), lazily and without telling the
+ * image host which page shows them; an http image becomes a link to it, labelled with its alt text.
+ */
 function renderImage(url: string, alt: string | null | undefined, title: string | null | undefined): VNodeArrayChildren {
   const src = safeWebUrl(url)
   if (!src) return alt ? [alt] : []
+  if (!src.startsWith('https:')) return [anchor(src, title, alt || src)]
   return [h('img', { class: 'md-image', src, alt: alt ?? '', title: title ?? undefined, loading: 'lazy', referrerpolicy: 'no-referrer' })]
 }
 

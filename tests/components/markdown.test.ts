@@ -2,6 +2,7 @@
 import { mount } from '@vue/test-utils'
 import { describe, expect, it } from 'vitest'
 import MarkdownContent from '../../components/session/MarkdownContent.vue'
+import { LINK_REL } from '../../components/session/markdown-render'
 import { fromMarkdown } from 'mdast-util-from-markdown'
 import { createMarkdownParser, createSectionSplitter, parseMarkdown, parseMarkdownSection, SECTION_MIN_LENGTH, splitMarkdownSections } from '../../lib/markdown'
 import { agentMessage } from '../support/hostile-inputs'
@@ -184,6 +185,13 @@ describe('GitHub Flavored Markdown, as agents write it', () => {
     expect(wrapper.findAll('img').length).toBe(1)
     expect(wrapper.text()).toContain('bad')
     expect(wrapper.html()).not.toContain('javascript:')
+  })
+
+  it('loads images over https only: an http image, which the page\'s CSP (img-src https:) would block, is a link to it', () => {
+    const wrapper = render('![build log](http://ci.test/log.png) ![badge](https://ci.test/badge.svg)')
+    expect(wrapper.findAll('img').map(image => image.attributes('src'))).toEqual(['https://ci.test/badge.svg'])
+    const link = wrapper.get('a')
+    expect([link.text(), link.attributes('href'), link.attributes('rel')]).toEqual(['build log', 'http://ci.test/log.png', LINK_REL])
   })
 
   it('shows raw HTML blocks as text', () => {
