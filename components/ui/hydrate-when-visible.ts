@@ -13,6 +13,7 @@ import type { Component } from 'vue'
  */
 export function hydrateWhenVisible<T extends Component>(component: T): T {
   const wrapper = defineAsyncComponent({ loader: () => Promise.resolve(component), hydrate: hydrateOnVisible() })
-  void wrapper.__asyncLoader?.()
+  // Vue's own handle on the loader (what its server renderer awaits): started now, not at the first mount.
+  void (wrapper as { __asyncLoader?: () => Promise<unknown> }).__asyncLoader?.()
   return wrapper as T
 }
