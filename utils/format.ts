@@ -50,6 +50,20 @@ const TIMESTAMP_OPTIONS: Record<TimestampFormat, Intl.DateTimeFormatOptions> = {
 }
 /** Formatters are costly to build and a long session renders hundreds of timestamps: build each once. */
 const timestampFormatters = new Map<string, Intl.DateTimeFormat>()
+/** en-GB's short month names, as its Intl.DateTimeFormat writes them. */
+const UTC_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sept', 'Oct', 'Nov', 'Dec']
+
+/**
+ * The UTC text, written without Intl: the first Intl formatter a page builds loads the locale
+ * data (~50 ms on a throttled phone), which would land in the hydration task.
+ */
+function formatUtc(date: Date, format: TimestampFormat): string {
+  const two = (value: number) => String(value).padStart(2, '0')
+  const clock = `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}`
+  return format === 'time'
+    ? `${clock}:${two(date.getUTCSeconds())} UTC`
+    : `${date.getUTCDate()} ${UTC_MONTHS[date.getUTCMonth()]}, ${clock} UTC`
+}
 
 /**
  * `time` → "14:03:22", `datetime` → "26 Nov, 14:03". `utc: true` gives the same text on every
@@ -58,11 +72,11 @@ const timestampFormatters = new Map<string, Intl.DateTimeFormat>()
 export function formatTimestamp(iso: string, format: TimestampFormat = 'time', utc = false): string {
   const date = new Date(iso)
   if (Number.isNaN(date.getTime())) return iso
-  const key = `${format}:${utc}`
-  let formatter = timestampFormatters.get(key)
+  if (utc) return formatUtc(date, format)
+  let formatter = timestampFormatters.get(format)
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat(utc ? 'en-GB' : undefined, { ...TIMESTAMP_OPTIONS[format], ...(utc ? { timeZone: 'UTC' } : {}) })
-    timestampFormatters.set(key, formatter)
+    formatter = new Intl.DateTimeFormat(undefined, TIMESTAMP_OPTIONS[format])
+    timestampFormatters.set(format, formatter)
   }
-  return utc ? `${formatter.format(date)} UTC` : formatter.format(date)
+  return formatter.format(date)
 }

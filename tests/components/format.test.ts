@@ -32,6 +32,19 @@ describe('format helpers', () => {
     expect(formatTimestamp('2026-11-26T14:03:22Z', 'time', true)).toBe('14:03:22 UTC')
     expect(formatTimestamp('not a date')).toBe('not a date')
   })
+
+  it('writes the UTC text as en-GB Intl does, without building a formatter in the browser', () => {
+    const enGb = {
+      time: new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZone: 'UTC' }),
+      datetime: new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' }),
+    }
+    for (let month = 0; month < 12; month++) {
+      const date = new Date(Date.UTC(2026, month, month * 2 + 1, month * 2, month * 5, month))
+      for (const format of ['time', 'datetime'] as const)
+        expect(formatTimestamp(date.toISOString(), format, true)).toBe(`${enGb[format].format(date)} UTC`)
+    }
+    expect(formatTimestamp('2026-11-26T04:03:22Z', 'datetime', true)).toBe('26 Nov, 04:03 UTC')
+  })
 })
 
 describe('embed snippet', () => {
