@@ -25,6 +25,9 @@ export default defineNuxtConfig({
   // useSessionStore for the templates of an app extending this layer too (Pinia's default is the app's stores/ only).
   pinia: { storesDirs: ['stores'] },
   devtools: { enabled: false },
+  // Every style in the page's head, an extending app's global CSS included: pages link no
+  // stylesheet, which would hold back the first paint (server/plugins/first-paint.ts).
+  features: { inlineStyles: true },
   typescript: {
     // Benchmark profiles keep a copy of the built server (JavaScript that defines a global
     // $fetch); type-checking it would shadow Nuxt's typed $fetch. The layer fixture is an app of

@@ -1,12 +1,13 @@
 /**
  * Nothing in a page's head may hold back its first paint: the server-rendered HTML is the page.
  *
- * - The styles of every component a page renders are inlined into its head (Nuxt's inlineStyles),
- *   yet Nuxt also links their stylesheet files, and a stylesheet in the document holds back the
- *   first paint until it has loaded (at the end of the body too: Lighthouse still counted ~300 ms).
- *   The links are left out: the page's chunks bring their stylesheets themselves when the client
- *   loads them (Vite's preload of the route chunk inserts each stylesheet and waits for it), so
- *   components that appear later (a dialog opened on click) still find their styles.
+ * - Every style is inlined into the page's head (`features.inlineStyles: true` in nuxt.config.ts:
+ *   the components' and an extending app's global CSS), yet Nuxt also links the stylesheet files,
+ *   and a linked stylesheet holds back the first paint until it has loaded (at the end of the body
+ *   too: Lighthouse still counted ~300 ms). The links are left out: the page's chunks bring their
+ *   stylesheets themselves when the client loads them (Vite's preload of the route chunk inserts
+ *   each stylesheet and waits for it), so components that appear later (a dialog opened on click)
+ *   still find their styles.
  * - The app's scripts are preloaded at low priority: they only hydrate what is already painted,
  *   and at the default (high) priority ~150 KB of them compete with the document on a slow link.
  */
