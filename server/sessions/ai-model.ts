@@ -1,7 +1,4 @@
 import { pathToFileURL } from 'node:url'
-import { createAnthropic } from '@ai-sdk/anthropic'
-import { createOpenAI } from '@ai-sdk/openai'
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible'
 import type { LanguageModel } from 'ai'
 
 /** The built-in AI agent's model, as configured by environment (runtimeConfig.ai). */
@@ -46,15 +43,25 @@ export function parseAiConfig(config: AiConfig): { spec: AiModelSpec } | { probl
   return { spec: { provider: provider as AiProvider, modelId } }
 }
 
-/** The language model of a spec. The providers read their own key variables (ANTHROPIC_API_KEY, OPENAI_API_KEY). */
+/**
+ * The language model of a spec. The providers read their own key variables (ANTHROPIC_API_KEY,
+ * OPENAI_API_KEY). Each provider is imported when its model is first loaded: a server without
+ * the AI agent never loads them (they cost tens of MB of memory).
+ */
 export async function loadAiModel(spec: AiModelSpec, config: AiConfig): Promise<LanguageModel> {
   switch (spec.provider) {
-    case 'anthropic':
+    case 'anthropic': {
+      const { createAnthropic } = await import('@ai-sdk/anthropic')
       return createAnthropic()(spec.modelId)
-    case 'openai':
+    }
+    case 'openai': {
+      const { createOpenAI } = await import('@ai-sdk/openai')
       return createOpenAI()(spec.modelId)
-    case 'openai-compatible':
+    }
+    case 'openai-compatible': {
+      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible')
       return createOpenAICompatible({ name: 'openai-compatible', baseURL: config.baseUrl, apiKey: config.apiKey || undefined, includeUsage: true }).chatModel(spec.modelId)
+    }
     case 'test': {
       const scenarios = await import(/* @vite-ignore */ pathToFileURL(config.testModels).href) as { scenarioModel: (name: string) => LanguageModel }
       return scenarios.scenarioModel(spec.modelId)

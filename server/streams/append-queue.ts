@@ -17,7 +17,10 @@ interface Waiting {
  * its own offsets, answer or refusal, all committed (and fsynced) together. Appends to one
  * stream are serialised by its row lock anyway; on PostgreSQL a transaction holds that lock
  * across round trips and a commit, so one per append would cap a stream at a few thousand
- * appends per second. SQLite commits without yielding, so its batches stay single.
+ * appends per second. A stream's first append waits for the end of the event loop's current
+ * I/O phase (setImmediate) before its transaction starts, so the requests that were read
+ * together commit together too: SQLite commits without yielding, and would otherwise pay one
+ * commit per append however many writers were waiting.
  */
 export class AppendQueue {
   private readonly waiting = new Map<string, Waiting[]>()
@@ -36,7 +39,8 @@ export class AppendQueue {
         return
       }
       this.busy.add(path)
-      void this.run(path, [waiting])
+      this.waiting.set(path, [waiting])
+      setImmediate(() => void this.run(path, this.takeBatch(path)))
     })
   }
 

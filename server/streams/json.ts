@@ -1,8 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { badRequest } from './errors'
 
-const WHITESPACE = new Set([' ', '\t', '\n', '\r'])
-
 /**
  * The messages of one JSON append as stored: their UTF-8 source texts joined by commas (the
  * inside of a JSON array) and the byte offset where each message but the last ends.
@@ -21,21 +19,20 @@ export interface JsonAppend {
  */
 export function encodeJsonAppend(body: Buffer, allowEmpty: boolean): JsonAppend | undefined {
   if (!isUtf8(body)) throw badRequest('Body is not valid UTF-8 JSON')
-  const text = body.toString('utf8')
   let value: unknown
   try {
-    value = JSON.parse(text)
+    value = JSON.parse(body.toString('utf8'))
   }
   catch (error) {
     const reason = error instanceof RangeError ? 'nested too deeply' : (error as Error).message
     throw badRequest(`Body is not valid JSON: ${reason}`)
   }
-  if (!Array.isArray(value)) return joinMessages([trimJsonWhitespace(text)])
+  if (!Array.isArray(value)) return joinMessages(body, [trimJsonWhitespace(body, 0, body.length)])
   if (value.length === 0) {
     if (allowEmpty) return undefined
     throw badRequest('Empty JSON array: an append must carry at least one message')
   }
-  return joinMessages(topLevelElements(text))
+  return joinMessages(body, topLevelElements(body))
 }
 
 /** The messages of a stored JSON append from `from` to `to` (message indices), comma-joined. */
@@ -74,53 +71,84 @@ export function jsonArrayBody(chunks: Array<string | Buffer>): Buffer {
   return Buffer.concat(parts)
 }
 
-function joinMessages(elements: string[]): JsonAppend {
+/** Where one message's source bytes start and end in a body. */
+type ByteRange = [start: number, end: number]
+
+/**
+ * The messages' bytes comma-joined, in one copy. A body written without whitespace between its
+ * elements (JSON.stringify's) already holds them joined: its inside is copied as it is.
+ */
+function joinMessages(body: Buffer, elements: ByteRange[]): JsonAppend {
   const ends: number[] = []
   let length = 0
-  for (let i = 0; i < elements.length - 1; i++) {
-    length += Buffer.byteLength(elements[i]!)
+  for (const [start, end] of elements) {
+    length += end - start
     ends.push(length)
     length += 1
   }
-  return { data: Buffer.from(elements.join(',')), ends, count: elements.length }
+  ends.pop()
+  const first = elements[0]!
+  const last = elements.at(-1)!
+  if (last[1] - first[0] === length - 1) return { data: Buffer.from(body.subarray(first[0], last[1])), ends, count: elements.length }
+  const data = Buffer.allocUnsafe(length - 1)
+  let at = 0
+  for (const [start, end] of elements) {
+    if (at > 0) data[at++] = COMMA_BYTE
+    at += body.copy(data, at, start, end)
+  }
+  return { data, ends, count: elements.length }
 }
 
-/** Slices the elements of a JSON array text that JSON.parse has already accepted. */
-function topLevelElements(text: string): string[] {
-  const elements: string[] = []
+const QUOTE = 0x22
+const BACKSLASH = 0x5C
+const COMMA_BYTE = 0x2C
+const OPEN_ARRAY = 0x5B
+const OPEN_OBJECT = 0x7B
+const CLOSE_ARRAY = 0x5D
+const CLOSE_OBJECT = 0x7D
+
+/**
+ * The byte ranges of the elements of a JSON array body that JSON.parse has already accepted, in
+ * one pass. Bytes of multi-byte UTF-8 characters are all ≥ 0x80, so they never look like JSON's
+ * structural characters.
+ */
+function topLevelElements(body: Buffer): ByteRange[] {
+  const elements: ByteRange[] = []
   let depth = 0
   let inString = false
   let elementStart = -1
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!
     if (inString) {
-      if (char === '\\') i++
-      else if (char === '"') inString = false
+      if (byte === BACKSLASH) i++
+      else if (byte === QUOTE) inString = false
       continue
     }
-    if (char === '"') {
+    if (byte === QUOTE) {
       inString = true
     }
-    else if (char === '[' || char === '{') {
+    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
       depth++
       if (depth === 1) elementStart = i + 1
     }
-    else if (char === ']' || char === '}') {
-      if (depth === 1) elements.push(text.slice(elementStart, i))
+    else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
+      if (depth === 1) elements.push(trimJsonWhitespace(body, elementStart, i))
       depth--
     }
-    else if (char === ',' && depth === 1) {
-      elements.push(text.slice(elementStart, i))
+    else if (byte === COMMA_BYTE && depth === 1) {
+      elements.push(trimJsonWhitespace(body, elementStart, i))
       elementStart = i + 1
     }
   }
-  return elements.map(trimJsonWhitespace)
+  return elements
 }
 
-function trimJsonWhitespace(element: string): string {
-  let start = 0
-  let end = element.length
-  while (start < end && WHITESPACE.has(element[start]!)) start++
-  while (end > start && WHITESPACE.has(element[end - 1]!)) end--
-  return element.slice(start, end)
+function trimJsonWhitespace(body: Buffer, start: number, end: number): ByteRange {
+  while (start < end && isJsonWhitespace(body[start]!)) start++
+  while (end > start && isJsonWhitespace(body[end - 1]!)) end--
+  return [start, end]
+}
+
+function isJsonWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0A || byte === 0x0D
 }

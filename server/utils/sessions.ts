@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { H3Event } from 'h3'
 import type { LanguageModel } from 'ai'
 import type { ServerAgents } from '#layers/durable-sessions/shared/sessions/api'
-import { AiAgents } from '../sessions/ai-agent'
+import type { AiAgents } from '../sessions/ai-agent'
 import { loadAiModel, parseAiConfig } from '../sessions/ai-model'
 import type { AiConfig } from '../sessions/ai-model'
 import { DemoAgents } from '../sessions/demo-agent'
@@ -15,7 +15,7 @@ let service: SessionService | undefined
 let materializer: StreamMaterializer | undefined
 let demoAgents: DemoAgents | undefined
 let demoSlots: ClientSlots | undefined
-let aiAgents: AiAgents | undefined
+let aiAgents: Promise<AiAgents> | undefined
 let aiModel: Promise<LanguageModel> | undefined
 
 /** When a client refused a demo run may try again (seconds): runs take minutes. */
@@ -57,13 +57,17 @@ export function serverAgents(): ServerAgents {
     : { ai: { available: false, model: null, setup: parsed.problem } }
 }
 
-export function useAiAgents(): AiAgents {
-  aiAgents ??= new AiAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch }, useServerToken, () => {
+/**
+ * The built-in AI agents. Their module, and with it the AI SDK, loads when a session first needs
+ * one: a server that never runs the AI agent does not carry it (tens of MB of memory).
+ */
+function useAiAgents(): Promise<AiAgents> {
+  aiAgents ??= import('../sessions/ai-agent').then(({ AiAgents }) => new AiAgents({ server: IN_PROCESS_ORIGIN, fetch: inProcessFetch }, useServerToken, () => {
     const { config, parsed } = aiSettings()
     if (!('spec' in parsed)) return Promise.reject(new Error(parsed.problem))
     aiModel ??= loadAiModel(parsed.spec, config)
     return aiModel
-  }, name => useBackend().sessions.tryHold(name))
+  }, name => useBackend().sessions.tryHold(name)))
   return aiAgents
 }
 
@@ -76,7 +80,7 @@ export async function startAiAgent(sessionId: string): Promise<void> {
   try {
     const row = await useSessionService().requireSession(sessionId)
     if (row.builtinAgent !== 'ai' || row.status !== 'active' || !('spec' in aiSettings().parsed)) return
-    await useAiAgents().ensure({ sessionId: row.id, agentId: row.agentId })
+    await (await useAiAgents()).ensure({ sessionId: row.id, agentId: row.agentId })
   }
   catch (error) {
     console.warn(`[ai] session ${sessionId}: the agent did not start: ${error instanceof Error ? error.message : String(error)}`)
@@ -143,7 +147,9 @@ export function runPresenceRetention(now = Date.now()) {
  */
 export function stopAgents(): void {
   demoAgents?.stopAll()
-  aiAgents?.stopAll()
+  // A module still loading stops as soon as it is there (AiAgents.ensure checks that it was
+  // stopped); one that failed to load has nothing to stop (startAiAgent reported it).
+  void aiAgents?.then(agents => agents.stopAll(), () => {})
 }
 
 export function closeSessions(): void {

@@ -84,6 +84,18 @@ describe.each<Backend>(['sqlite', 'postgres'])('the stream engine on %s', (backe
       .toEqual(Array.from({ length: 60 }, (_, n) => n).filter(n => n % 10 !== 9))
   })
 
+  it('commits the appends issued together in one transaction: subscribers hear one change', async () => {
+    const { stream } = await store.create('batch/together', { ...empty, contentType: JSON_TYPE })
+    const changes: StreamChange[] = []
+    const unsubscribe = store.subscribe(stream.id, change => changes.push(change))
+    const tails = await Promise.all(Array.from({ length: 8 }, (_, n) => store.append('batch/together', { contentType: JSON_TYPE, body: json({ n }), close: false })))
+    unsubscribe()
+    expect(tails.map(result => result.stream.tailPos)).toEqual(Array.from({ length: 8 }, (_, n) => n + 1))
+    expect(changes).toHaveLength(1)
+    expect(changes[0]).toMatchObject({ fromPos: 0, toPos: 8 })
+    expect(await readJson(store, 'batch/together')).toEqual(Array.from({ length: 8 }, (_, n) => ({ n })))
+  })
+
   it('appendAll commits all or nothing: a moved tail (ifTailAt) or failing work writes nothing', async () => {
     await store.create('all/a', { ...empty, contentType: JSON_TYPE })
     await store.create('all/b', { ...empty, contentType: JSON_TYPE })
