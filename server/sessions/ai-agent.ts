@@ -17,8 +17,11 @@ export interface AiTarget {
   agentId: string
 }
 
-/** Takes a named lock shared by every instance, or answers undefined while another holds it (SessionRepository.tryHold). */
-export type HoldLock = (name: string) => Promise<(() => Promise<void>) | undefined>
+/**
+ * Takes a named lock shared by every instance, or answers undefined while another holds it;
+ * `onLost` if it goes while held (SessionRepository.tryHold).
+ */
+export type HoldLock = (name: string, onLost: () => void) => Promise<(() => Promise<void>) | undefined>
 
 /**
  * The built-in AI SDK agent: in each session created with it, it answers the prompts with the
@@ -42,16 +45,22 @@ export class AiAgents {
   /** Answers the session's prompts from now on, unless this or another instance already does (or all were stopped). */
   async ensure(target: AiTarget): Promise<void> {
     if (this.stopped || this.running.has(target.sessionId)) return
-    const release = await this.hold(`ai-agent:${target.sessionId}`)
+    let answerer: PromptAnswerer | undefined
+    let lost = false
+    const release = await this.hold(`ai-agent:${target.sessionId}`, () => {
+      console.warn(`[ai] session ${target.sessionId}: the session's lock went with its database connection; this instance stops answering (the instance that takes the lock next answers)`)
+      lost = true
+      answerer?.stop()
+    })
     if (!release) return
-    // Stopped while the lock was on its way: the next process takes the session.
-    if (this.stopped) {
+    // Stopped (or the lock lost) while the lock was on its way: the next holder takes the session.
+    if (this.stopped || lost) {
       await release()
       return
     }
     const session = attachSession({ ...this.connection, sessionId: target.sessionId, agentToken: this.token(), agentId: target.agentId })
     const tools = builtinTools(session)
-    const answerer = answerPrompts(session, {
+    answerer = answerPrompts(session, {
       maxSteps: MAX_STEPS,
       respond: async ({ messages, signal }) => streamText({
         model: await this.model(),
@@ -64,10 +73,11 @@ export class AiAgents {
       }),
       onError: error => console.warn(`[ai] session ${target.sessionId}: ${error.message}`),
     })
-    this.running.set(target.sessionId, answerer)
-    void answerer.done.finally(() => {
+    const running = answerer
+    this.running.set(target.sessionId, running)
+    void running.done.finally(() => {
       session.detach()
-      if (this.running.get(target.sessionId) === answerer) this.running.delete(target.sessionId)
+      if (this.running.get(target.sessionId) === running) this.running.delete(target.sessionId)
       return release().catch(error => console.warn(`[ai] session ${target.sessionId}: the agent's lock was not released: ${error.message}`))
     })
   }

@@ -1,29 +1,28 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
 import type { SQLWrapper } from 'drizzle-orm'
-import type { ReservedSql, Sql, TransactionSql } from 'postgres'
+import type { Sql, TransactionSql } from 'postgres'
 import type { SessionRow } from '../db/schema'
 import type { PgDatabase } from '../db/pg/client'
 import { idempotencyKeys, sessionAgents, sessions } from '../db/pg/schema'
 import type { StorageTransaction } from '../streams/store'
+import { PostgresHeldLocks } from './postgres-held-locks'
 import { AgentIdTaken, IdempotencyKeyTaken, likePattern } from './repository'
 import type { IdempotencyRecord, ListFilter, NewSession, SessionRepository, WriteRecord } from './repository'
 
-/** Advisory-lock keys: one for `exclusively`'s names, one per agent id being claimed, one for `tryHold`'s names. */
+/** Advisory-lock keys: one for `exclusively`'s names, one per agent id being claimed (tryHold's: postgres-held-locks.ts). */
 const EXCLUSIVE_LOCKS = 719_043_102
 const AGENT_CLAIMS = 719_043_103
-const HELD_LOCKS = 719_043_104
 
 /**
  * The session records in PostgreSQL, through Drizzle's query builder. Writes inside an
  * append's transaction run on that transaction's connection (the builder's SQL, executed there).
  */
 export class PostgresSessionRepository implements SessionRepository {
-  /** The connection `tryHold`'s locks live on, taken from the pool on first use and kept. */
-  private holder: Promise<ReservedSql> | undefined
-  /** Names this process holds: PostgreSQL would grant one connection the same lock twice. */
-  private readonly held = new Set<string>()
+  private readonly heldLocks: PostgresHeldLocks
 
-  constructor(private readonly db: PgDatabase, private readonly client: Sql) {}
+  constructor(private readonly db: PgDatabase, private readonly client: Sql) {
+    this.heldLocks = new PostgresHeldLocks(client)
+  }
 
   insert(session: NewSession, agentIds: string[], exclusive: boolean): Promise<SessionRow> {
     return this.db.transaction(async (tx) => {
@@ -125,33 +124,8 @@ export class PostgresSessionRepository implements SessionRepository {
     await this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, createdBefore))
   }
 
-  /**
-   * Session-level advisory locks on one connection kept for them (not one per lock: a busy
-   * instance would drain its pool). They end with the connection, so with the process.
-   */
-  async tryHold(name: string): Promise<(() => Promise<void>) | undefined> {
-    if (this.held.has(name)) return undefined
-    this.held.add(name)
-    try {
-      this.holder ??= this.client.reserve().catch((error) => {
-        this.holder = undefined
-        throw error
-      })
-      const connection = await this.holder
-      const [row] = await connection<{ taken: boolean }[]>`select pg_try_advisory_lock(${HELD_LOCKS}, hashtext(${name})) as taken`
-      if (!row?.taken) {
-        this.held.delete(name)
-        return undefined
-      }
-      return async () => {
-        this.held.delete(name)
-        await connection`select pg_advisory_unlock(${HELD_LOCKS}, hashtext(${name}))`
-      }
-    }
-    catch (error) {
-      this.held.delete(name)
-      throw error
-    }
+  tryHold(name: string, onLost: () => void): Promise<(() => Promise<void>) | undefined> {
+    return this.heldLocks.tryHold(name, onLost)
   }
 
   /**

@@ -87,8 +87,10 @@ export interface SessionRepository {
    * Takes the lock of this name if nobody holds it — in this process, or on any instance sharing
    * the database — and answers its release; answers undefined when it is held. A lock held by a
    * process that dies is free again (long-running work such as the built-in AI agent of a session).
+   * `onLost` is called if the lock goes while held (its database connection went): the work must
+   * stop, as another instance may now take the lock.
    */
-  tryHold(name: string): Promise<(() => Promise<void>) | undefined>
+  tryHold(name: string, onLost: () => void): Promise<(() => Promise<void>) | undefined>
 }
 
 /** Title search that takes `%`, `_` and `\` literally, for LIKE … ESCAPE '\'. */

@@ -71,6 +71,15 @@ export function jsonArrayBody(chunks: Array<string | Buffer>): Buffer {
   return Buffer.concat(parts)
 }
 
+/** The bytes of JSON's structural characters. */
+const QUOTE = 0x22
+const BACKSLASH = 0x5C
+const COMMA_BYTE = 0x2C
+const OPEN_ARRAY = 0x5B
+const OPEN_OBJECT = 0x7B
+const CLOSE_ARRAY = 0x5D
+const CLOSE_OBJECT = 0x7D
+
 /** Where one message's source bytes start and end in a body. */
 type ByteRange = [start: number, end: number]
 
@@ -98,14 +107,6 @@ function joinMessages(body: Buffer, elements: ByteRange[]): JsonAppend {
   }
   return { data, ends, count: elements.length }
 }
-
-const QUOTE = 0x22
-const BACKSLASH = 0x5C
-const COMMA_BYTE = 0x2C
-const OPEN_ARRAY = 0x5B
-const OPEN_OBJECT = 0x7B
-const CLOSE_ARRAY = 0x5D
-const CLOSE_OBJECT = 0x7D
 
 /**
  * The byte ranges of the elements of a JSON array body that JSON.parse has already accepted, in

@@ -67,7 +67,7 @@ function useAiAgents(): Promise<AiAgents> {
     if (!('spec' in parsed)) return Promise.reject(new Error(parsed.problem))
     aiModel ??= loadAiModel(parsed.spec, config)
     return aiModel
-  }, name => useBackend().sessions.tryHold(name)))
+  }, (name, onLost) => useBackend().sessions.tryHold(name, onLost)))
   return aiAgents
 }
 

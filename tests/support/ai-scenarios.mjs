@@ -9,6 +9,8 @@ import { MockLanguageModelV4 } from 'ai/test'
  * @typedef {ScriptItem[]} ScriptStep
  */
 
+export const PACED_ANSWER = 'Hello! I am the test model, answering one word at a time, so that two agents writing one answer at once would both be seen.'
+
 /** The scenarios the built server can be given as NUXT_DURABLE_SESSIONS_AI_MODEL=test:<name>. */
 export const SCENARIOS = {
   /** A slow answer, then a tool that needs approval, then a last line. */
@@ -26,6 +28,8 @@ export const SCENARIOS = {
   },
   /** A short answer without tools. */
   quick: { delayMs: 0, steps: [[{ text: 'Hello! I am the test model.' }]] },
+  /** An answer without tools that takes about a second: long enough to be seen while it is written. */
+  paced: { delayMs: 30, steps: [[{ text: PACED_ANSWER }]] },
 }
 
 /** `text`, then the terminal tool (which waits for a collaborator's approval), then a last line. */

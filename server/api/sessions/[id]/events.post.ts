@@ -16,6 +16,7 @@ export default defineApiHandler(async (event) => {
   await limitSessionWrites(event, role, body.length)
   const result = await service.publish(id, body, role, requestIdempotency(event, raw), presenceKeyHeader(event))
   // The built-in AI agent of the session (if it has one) starts following at its first prompt.
-  if (body.some(input => input.channel === 'prompts')) await startAiAgent(id)
+  // Not awaited: the prompt is stored, and the answer does not wait for the agent's lock.
+  if (body.some(input => input.channel === 'prompts')) void startAiAgent(id)
   return result
 })
