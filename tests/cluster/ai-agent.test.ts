@@ -35,11 +35,15 @@ async function answered(server: TestServer, session: CreatedSession, promptIds: 
   }, `answers to ${promptIds.join(', ')}`)
 }
 
-it('stops answering on an instance whose lock connection went, and the other instance answers from then on', { timeout: 60_000 }, async () => {
-  const created = await api<CreatedSession>(a, 'POST', '/api/sessions', { json: { title: 'A lock connection cut', agent: 'ai' } })
+/** An AI session created on A, with Ada joined as a collaborator. */
+async function aiSession(title: string) {
+  const created = await api<CreatedSession>(a, 'POST', '/api/sessions', { json: { title, agent: 'ai' } })
   expect(created.status, created.text).toBe(201)
-  const session = created.body
-  const ada = await joinAsCollaborator(a, session, 'Ada')
+  return { session: created.body, ada: await joinAsCollaborator(a, created.body, 'Ada') }
+}
+
+it('stops answering on an instance whose lock connection went, and the other instance answers from then on', { timeout: 60_000 }, async () => {
+  const { session, ada } = await aiSession('A lock connection cut')
   await prompt(a, session, ada, 'Hello?', 'p1')
   await answered(a, session, ['p1'])
 
@@ -66,10 +70,7 @@ it('stops answering on an instance whose lock connection went, and the other ins
 })
 
 it('answers each prompt once, whichever instance took it, and goes on from the other instance after a kill -9', { timeout: 90_000 }, async () => {
-  const created = await api<CreatedSession>(a, 'POST', '/api/sessions', { json: { title: 'One agent, two instances', agent: 'ai' } })
-  expect(created.status, created.text).toBe(201)
-  const session = created.body
-  const ada = await joinAsCollaborator(a, session, 'Ada')
+  const { session, ada } = await aiSession('One agent, two instances')
 
   // A starts the agent with the first prompt; the second reaches B, which must not start another.
   await prompt(a, session, ada, 'Hello?', 'p1')
