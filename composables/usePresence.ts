@@ -24,7 +24,7 @@ interface PresenceTarget {
 export interface UsePresenceOptions extends Omit<UseSessionOptions, 'user'> {
   /** Heartbeat interval in ms; the server counts a user present for 30 s after the last one. Default 10000. */
   heartbeatMs?: number
-  /** At most one cursor update per this many ms; the last position is always sent. Default 50. */
+  /** At most one cursor update per this many ms, and one at a time; the last position is always sent. Default 50. */
   cursorThrottleMs?: number
   /** Join when mounted and leave when unmounted or the page is hidden for good. Default true. */
   immediate?: boolean
@@ -124,9 +124,27 @@ export function usePresence(sessionId: MaybeRefOrGetter<string>, user?: MaybeRef
     await depart()
   }
 
-  // Cursor moves wait for the join's key (sendJoin sends the latest once it is there).
-  const sendCursor = useThrottleFn(() => {
-    if (joinedAs && cursor.value && hasKey(joinedAs)) void send(joinedAs, 'update', { cursor: cursor.value })
+  // Cursor moves wait for the join's key (sendJoin sends the latest once it is there), and go one
+  // at a time: two in flight may be committed in either order (by two instances behind a load
+  // balancer, or concurrent transactions on PostgreSQL), and the older could win. Moves made
+  // while one is on its way are sent, as the latest position, once it is answered.
+  let cursorInFlight = false
+  let cursorMoved = false
+  const sendCursor = useThrottleFn(async () => {
+    if (!joinedAs || !cursor.value || !hasKey(joinedAs)) return
+    if (cursorInFlight) {
+      cursorMoved = true
+      return
+    }
+    cursorInFlight = true
+    cursorMoved = false
+    try {
+      await send(joinedAs, 'update', { cursor: cursor.value })
+    }
+    finally {
+      cursorInFlight = false
+      if (cursorMoved) void sendCursor()
+    }
   }, cursorThrottleMs, true, true)
 
   function updateCursor(x: number, y: number): void {
