@@ -107,8 +107,8 @@ export class SqliteSessionRepository implements SessionRepository {
     this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, createdBefore)).run()
   }
 
-  /** One process owns the file: a lock is a name in its memory, and cannot be lost (`onLost` is never called). */
-  async tryHold(name: string, _onLost: () => void): Promise<(() => Promise<void>) | undefined> {
+  /** One process owns the file: a lock is a name in its memory, and cannot be lost (no `onLost`). */
+  async tryHold(name: string): Promise<(() => Promise<void>) | undefined> {
     if (this.held.has(name)) return undefined
     this.held.add(name)
     return async () => {

@@ -89,17 +89,18 @@ type ByteRange = [start: number, end: number]
  */
 function joinMessages(body: Buffer, elements: ByteRange[]): JsonAppend {
   const ends: number[] = []
-  let length = 0
+  // The joined length so far: each message after the first adds its comma too.
+  let length = -1
   for (const [start, end] of elements) {
-    length += end - start
+    length += 1 + end - start
     ends.push(length)
-    length += 1
   }
+  // The last message ends where the data does.
   ends.pop()
   const first = elements[0]!
   const last = elements.at(-1)!
-  if (last[1] - first[0] === length - 1) return { data: Buffer.from(body.subarray(first[0], last[1])), ends, count: elements.length }
-  const data = Buffer.allocUnsafe(length - 1)
+  if (last[1] - first[0] === length) return { data: Buffer.from(body.subarray(first[0], last[1])), ends, count: elements.length }
+  const data = Buffer.allocUnsafe(length)
   let at = 0
   for (const [start, end] of elements) {
     if (at > 0) data[at++] = COMMA_BYTE
